@@ -1,0 +1,56 @@
+// Package blob defines the artifact byte store and its implementations:
+// the filesystem (embedded default) and S3 (production).
+package blob
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrNotFound is returned when a key does not exist. Implementations translate
+// their own not-found errors into it.
+var ErrNotFound = errors.New("blob: not found")
+
+// Info describes a stored object.
+type Info struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// Store keeps artifact bytes under string keys ("remote/hash16/filename").
+//
+// Put is atomic: the object becomes visible only after r has been read to EOF
+// without error and the write completed; if r returns an error (or ctx ends)
+// nothing is published and a previous object under the same key stays intact.
+type Store interface {
+	// Put stores r under key. size is the exact length, or -1 when unknown.
+	Put(ctx context.Context, key string, r io.Reader, size int64) error
+	// Open reads length bytes from offset off (length < 0: to the end).
+	// A missing key returns ErrNotFound from Open itself, never from the first Read.
+	Open(ctx context.Context, key string, off, length int64) (io.ReadCloser, error)
+	// Stat returns the object's size, or ErrNotFound.
+	Stat(ctx context.Context, key string) (Info, error)
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// List calls fn for every object whose key starts with prefix.
+	List(ctx context.Context, prefix string, fn func(Info) error) error
+	// Ping reports whether the store can be reached.
+	Ping(ctx context.Context) error
+	// Describe is a one-line, secret-free description for logs and /config.
+	Describe() string
+}
+
+// FileAdopter is implemented by stores that can take ownership of a complete
+// local file cheaply (the filesystem store renames it). Adopt is atomic like Put.
+type FileAdopter interface {
+	Adopt(ctx context.Context, key, path string) error
+}
+
+// LocalPather is implemented by stores whose objects are local files, so
+// handlers can serve them with sendfile.
+type LocalPather interface {
+	LocalPath(key string) (string, bool)
+}
