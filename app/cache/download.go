@@ -1,0 +1,212 @@
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"artifactapi/app/blob"
+	"artifactapi/app/upstream"
+	"artifactapi/db"
+)
+
+// sniffLen is how many leading bytes are read before headers are published,
+// so the content type can be sniffed when neither upstream nor extension tells.
+const sniffLen = 3072
+
+// download performs the leader's upstream exchange and commit. It returns
+// the outcome label for metrics.
+func (e *Engine) download(ctx context.Context, f *fill) string {
+	req := f.req
+	resolved, cond := e.revalidate(ctx, f)
+	if resolved {
+		return "revalidated"
+	}
+	resp, err := req.Origin.Fetch(ctx, http.MethodGet, cond)
+	if err != nil {
+		if upstream.IsNetwork(err) && f.prev != nil {
+			e.serveStale(ctx, f, err)
+			return "stale"
+		}
+		e.o.Metrics.Errors.WithLabelValues("upstream_network").Inc()
+		e.fail(f, upstreamErr(err))
+		return "network_error"
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotModified && f.prev != nil:
+		resp.Body.Close()
+		e.refreshed(ctx, f)
+		return "not_modified"
+	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode == http.StatusTooManyRequests && f.prev != nil:
+		resp.Body.Close()
+		e.serveStale(ctx, f, &upstream.HTTPError{Status: 429, What: "rate limit"})
+		return "stale"
+	default:
+		resp.Body.Close()
+		e.o.Metrics.Errors.WithLabelValues("upstream_http").Inc()
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+			e.rememberMissing(ctx, req)
+		}
+		e.evictExpired(ctx, f, "upstream_"+strconv.Itoa(resp.StatusCode))
+		e.fail(f, statusErr(resp.StatusCode))
+		return "http_" + strconv.Itoa(resp.StatusCode)
+	}
+	defer resp.Body.Close()
+	return e.stream(ctx, f, resp)
+}
+
+// stream spools the body, publishing progress to readers, then verifies and commits.
+func (e *Engine) stream(ctx context.Context, f *fill, resp *upstream.Response) string {
+	req := f.req
+	file, err := os.CreateTemp(e.o.SpoolDir, "fill-*")
+	if err != nil {
+		e.o.Metrics.Errors.WithLabelValues("storage").Inc()
+		e.fail(f, &Error{Status: http.StatusInternalServerError, Msg: "cannot create spool file", Err: err})
+		return "spool_error"
+	}
+	f.mu.Lock()
+	f.file, f.spool = file, file.Name()
+	f.mu.Unlock()
+
+	h := sha256.New()
+	var hd hash.Hash
+	if strings.HasPrefix(req.ExpectDigest, "sha256:") {
+		hd = h
+	}
+	// Read the first bytes to decide the content type before publishing headers.
+	head := make([]byte, sniffLen)
+	n, rerr := io.ReadFull(resp.Body, head)
+	head = head[:n]
+	if rerr == io.ErrUnexpectedEOF || rerr == io.EOF {
+		rerr = nil
+		if resp.ContentLength >= 0 && int64(n) < resp.ContentLength {
+			rerr = io.ErrUnexpectedEOF
+		}
+	}
+	if rerr != nil {
+		return e.abort(f, fmt.Errorf("read body: %w", rerr))
+	}
+	if _, err := file.Write(head); err != nil {
+		return e.abort(f, fmt.Errorf("write spool: %w", err))
+	}
+	h.Write(head)
+	now := e.o.Now()
+	art := db.Artifact{
+		Remote: req.Remote.Name, Path: req.Path, StorageKey: StorageKey(req.Remote.Name, req.Path),
+		Size: resp.ContentLength, ContentType: DetectType(resp.Header.Get("Content-Type"), Filename(req.Path), head),
+		ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"),
+		Kind: req.Verdict.Kind, Pattern: req.Verdict.Pattern, UpstreamURL: finalURL(resp),
+		CachedAt: now, LastAccess: now, Pinned: req.Pin,
+	}
+	f.update(func() {
+		f.art, f.sized, f.written, f.ready = art, resp.ContentLength >= 0, int64(n), true
+	})
+	// Copy the rest, publishing progress per chunk.
+	buf := make([]byte, 256<<10)
+	total := int64(n)
+	for {
+		m, err := resp.Body.Read(buf)
+		if m > 0 {
+			if _, werr := file.Write(buf[:m]); werr != nil {
+				return e.abort(f, fmt.Errorf("write spool: %w", werr))
+			}
+			h.Write(buf[:m])
+			total += int64(m)
+			e.o.Metrics.UpstreamBytes.WithLabelValues(req.Remote.Name).Add(float64(m))
+			f.update(func() { f.written = total })
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return e.abort(f, fmt.Errorf("read body after %d bytes: %w", total, err))
+		}
+		if resp.ContentLength >= 0 && total > resp.ContentLength {
+			return e.abort(f, fmt.Errorf("upstream sent more than its Content-Length %d", resp.ContentLength))
+		}
+	}
+	if resp.ContentLength >= 0 && total != resp.ContentLength {
+		return e.abort(f, fmt.Errorf("upstream sent %d of %d bytes", total, resp.ContentLength))
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if hd != nil && "sha256:"+sum != req.ExpectDigest {
+		e.o.Metrics.Errors.WithLabelValues("verify").Inc()
+		e.o.Log.Error("digest mismatch: download discarded", "remote", req.Remote.Name, "path", req.Path,
+			"expected", req.ExpectDigest, "got", "sha256:"+sum)
+		e.failBody(f, &Error{Status: http.StatusBadGateway, Msg: "digest mismatch from upstream"})
+		return "verify_failed"
+	}
+	art.Size, art.SHA256 = total, sum
+	art.ExpiresAt = e.expiry(req.Remote, req.Verdict.Kind)
+	f.update(func() { f.art, f.sized, f.verified = art, true, true })
+	if err := e.commit(ctx, f, art); err != nil {
+		e.o.Metrics.Errors.WithLabelValues("storage").Inc()
+		e.o.Log.Error("commit failed; artifact not cached", "remote", req.Remote.Name, "path", req.Path, "err", err)
+		return "commit_failed"
+	}
+	return "ok"
+}
+
+func finalURL(resp *upstream.Response) string {
+	if resp.FinalURL == nil {
+		return ""
+	}
+	u := *resp.FinalURL
+	u.RawQuery = "" // signed redirect URLs carry credentials in the query
+	u.User = nil
+	return u.String()
+}
+
+// abort fails a download mid-body: readers get an error, nothing is cached.
+func (e *Engine) abort(f *fill, err error) string {
+	e.o.Metrics.Errors.WithLabelValues("upstream_network").Inc()
+	e.o.Log.Warn("download failed; nothing cached", "remote", f.req.Remote.Name, "path", f.req.Path, "err", err)
+	e.failBody(f, &Error{Status: http.StatusBadGateway, Msg: "upstream download failed", Err: err})
+	return "broken"
+}
+
+func (e *Engine) failBody(f *fill, err error) {
+	f.update(func() {
+		f.ready = true
+		f.failed = err
+	})
+}
+
+// commit stores the spooled body and then its metadata: the entry becomes
+// visible only when both are complete.
+func (e *Engine) commit(ctx context.Context, f *fill, a db.Artifact) error {
+	f.mu.Lock()
+	file, spool := f.file, f.spool
+	f.mu.Unlock()
+	if err := file.Sync(); err != nil {
+		return fmt.Errorf("sync spool: %w", err)
+	}
+	if ad, ok := e.o.Blobs.(blob.FileAdopter); ok {
+		if err := ad.Adopt(ctx, a.StorageKey, spool); err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.adopted = true
+		f.mu.Unlock()
+	} else {
+		r := io.NewSectionReader(file, 0, a.Size)
+		if err := e.o.Blobs.Put(ctx, a.StorageKey, r, a.Size); err != nil {
+			return err
+		}
+	}
+	if err := e.o.Meta.PutArtifact(ctx, a); err != nil {
+		return fmt.Errorf("record metadata: %w", err)
+	}
+	e.memo.del(f.key)
+	e.invalidate(ctx, a.Remote, a.Path)
+	e.afterCommit(ctx, a)
+	return nil
+}

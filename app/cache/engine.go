@@ -1,0 +1,324 @@
+// Package cache is the artifact engine: lookup → freshness → one shared
+// download per artifact (streamed to every waiting client while it is spooled
+// and hashed) → verify → atomic commit; conditional revalidation,
+// stale-on-upstream-error and negative caching (PRODUCT §4, §5).
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"artifactapi/app/blob"
+	"artifactapi/app/config"
+	"artifactapi/app/coord"
+	"artifactapi/app/metrics"
+	"artifactapi/app/upstream"
+	"artifactapi/db"
+)
+
+// Meta is the part of the metadata store the engine uses.
+type Meta interface {
+	GetArtifact(ctx context.Context, remote, path string) (db.Artifact, error)
+	PutArtifact(ctx context.Context, a db.Artifact) error
+	DeleteArtifact(ctx context.Context, remote, path string) (db.Artifact, error)
+	SetExpiry(ctx context.Context, remote, path string, expires time.Time) error
+	RecordHits(ctx context.Context, hits []db.Hit) error
+}
+
+// Origin fetches one artifact from its upstream.
+type Origin interface {
+	// Fetch issues method (GET or HEAD) with the extra headers (conditional
+	// headers when revalidating).
+	Fetch(ctx context.Context, method string, h http.Header) (*upstream.Response, error)
+}
+
+// Revalidator is implemented by origins with their own cheap freshness check
+// (the registry compares a tag's digest with a HEAD).
+type Revalidator interface {
+	Revalidate(ctx context.Context, cached db.Artifact) (current bool, err error)
+}
+
+// Request asks the engine for one artifact.
+type Request struct {
+	Remote  *config.Remote
+	Path    string // cache key: clean path, plus "?query" when present
+	Verdict config.Verdict
+	Origin  Origin
+	Method  string // GET or HEAD
+	// ExpectDigest ("sha256:<hex>") is verified before commit when set.
+	ExpectDigest string
+	// Acceptable, when set, rejects a cached entry the client cannot use
+	// (e.g. a manifest media type outside the client's Accept): it is fetched again.
+	Acceptable func(db.Artifact) bool
+	// Pin marks the committed artifact as exempt from quota eviction.
+	Pin bool
+}
+
+// Options configures an Engine.
+type Options struct {
+	Meta     Meta
+	Blobs    blob.Store
+	Coord    coord.Coordinator
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
+	SpoolDir string
+	// LockTTL is the cross-replica fill lock lifetime; refreshed every third.
+	LockTTL time.Duration
+	// HitFlush is how often batched hit counts are written (default 2s).
+	HitFlush time.Duration
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+	// OnCommit is called after an artifact is committed (quota enforcement).
+	OnCommit func(ctx context.Context, a db.Artifact)
+}
+
+// Engine serves artifacts from the cache and fills it from upstreams.
+type Engine struct {
+	o        Options
+	mu       sync.Mutex
+	inflight map[string]*fill
+	hits     *hitBatcher
+	memo     *memo
+	wg       sync.WaitGroup // running fills
+	stop     chan struct{}
+	stopOnce sync.Once
+	subDone  chan struct{}
+}
+
+// New builds an Engine, clears leftovers of a previous process from the spool
+// directory and starts the background hit flusher and invalidation listener.
+func New(ctx context.Context, o Options) (*Engine, error) {
+	if o.LockTTL <= 0 {
+		o.LockTTL = 30 * time.Second
+	}
+	if o.HitFlush <= 0 {
+		o.HitFlush = 2 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	// Spool files of a killed process are never served: remove them.
+	if err := os.RemoveAll(o.SpoolDir); err != nil {
+		return nil, fmt.Errorf("cache: clean spool %s: %w", o.SpoolDir, err)
+	}
+	if err := os.MkdirAll(o.SpoolDir, 0o750); err != nil {
+		return nil, fmt.Errorf("cache: create spool %s: %w", o.SpoolDir, err)
+	}
+	e := &Engine{o: o, inflight: map[string]*fill{}, stop: make(chan struct{}), subDone: make(chan struct{})}
+	e.memo = newMemo(20000, 30*time.Second, o.Now)
+	e.hits = newHitBatcher(o.Meta, o.HitFlush, o.Log)
+	if err := e.listenInvalidations(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close stops accepting new fills, waits for running downloads up to ctx's
+// deadline, and flushes hit counters.
+func (e *Engine) Close(ctx context.Context) error {
+	e.stopOnce.Do(func() { close(e.stop) })
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("cache: downloads still running at shutdown: %w", ctx.Err())
+	}
+	e.hits.close()
+	<-e.subDone
+	return err
+}
+
+// InFlight returns the number of downloads running in this process.
+func (e *Engine) InFlight() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.inflight)
+}
+
+// Result is what the engine answers for a request.
+type Result struct {
+	Source   string // "cache" or "remote"
+	Stale    bool   // served expired because the upstream was unreachable
+	Artifact db.Artifact
+	// SizeKnown is false while streaming a download without Content-Length.
+	SizeKnown bool
+	// LocalPath is set for cache hits on a filesystem store (sendfile).
+	LocalPath string
+	// Upstream is set for a HEAD on a miss: the upstream's own answer.
+	Upstream *upstream.Response
+	open     func(ctx context.Context, off, length int64) (io.ReadCloser, error)
+	release  func()
+}
+
+// Open returns the body from off for length bytes (length < 0: to the end).
+// A cache hit whose blob vanished returns blob.ErrNotFound: call Forget and retry.
+func (r *Result) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
+	if r.open == nil {
+		return nil, errors.New("cache: result has no body")
+	}
+	return r.open(ctx, off, length)
+}
+
+// Release frees resources held by a result whose body is not read.
+func (r *Result) Release() {
+	if r.release != nil {
+		r.release()
+		r.release = nil
+	}
+	if r.Upstream != nil {
+		r.Upstream.Body.Close()
+	}
+}
+
+func mkey(remote, p string) string { return remote + "\x00" + p }
+
+// StorageKey is the blob key of SEED.md: {remote}/{first 16 hex of sha256(path)}/{filename}.
+func StorageKey(remote, p string) string {
+	sum := sha256.Sum256([]byte(p))
+	return remote + "/" + hex.EncodeToString(sum[:8]) + "/" + Filename(p)
+}
+
+// Filename is the last path segment without query ("index" for a directory).
+func Filename(p string) string {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	if strings.HasSuffix(p, "/") || p == "" {
+		return "index"
+	}
+	return path.Base(p)
+}
+
+func (e *Engine) fresh(a db.Artifact) bool {
+	return a.ExpiresAt.IsZero() || e.o.Now().Before(a.ExpiresAt)
+}
+
+func (e *Engine) expiry(r *config.Remote, kind string) time.Time {
+	ttl := r.TTLSeconds(kind)
+	if ttl <= 0 {
+		return time.Time{}
+	}
+	return e.o.Now().Add(time.Duration(ttl) * time.Second)
+}
+
+// lookup reads metadata through the in-process memo.
+func (e *Engine) lookup(ctx context.Context, remote, p string) (db.Artifact, error) {
+	if a, ok := e.memo.get(mkey(remote, p)); ok {
+		return a, nil
+	}
+	a, err := e.o.Meta.GetArtifact(ctx, remote, p)
+	if err != nil {
+		return a, err
+	}
+	e.memo.put(mkey(remote, p), a)
+	return a, nil
+}
+
+// Get answers req from the cache or the upstream.
+func (e *Engine) Get(ctx context.Context, req Request) (*Result, error) {
+	a, err := e.lookup(ctx, req.Remote.Name, req.Path)
+	switch {
+	case err == nil:
+		if req.Acceptable != nil && !req.Acceptable(a) {
+			return e.fetch(ctx, req, nil)
+		}
+		if e.fresh(a) {
+			return e.hit(a, false), nil
+		}
+		return e.fetch(ctx, req, &a)
+	case errors.Is(err, db.ErrNotFound):
+	default:
+		e.o.Metrics.Errors.WithLabelValues("metadata").Inc()
+		return nil, &Error{Status: http.StatusServiceUnavailable, Msg: "metadata store unavailable", Err: err}
+	}
+	if e.negative(ctx, req) {
+		return nil, &Error{Status: http.StatusNotFound, Msg: "not found upstream (remembered)"}
+	}
+	if req.Method == http.MethodHead {
+		return e.headMiss(ctx, req)
+	}
+	return e.fetch(ctx, req, nil)
+}
+
+// hit serves a committed artifact.
+func (e *Engine) hit(a db.Artifact, stale bool) *Result {
+	e.hits.add(a.Remote, a.Path, e.o.Now())
+	r := &Result{Source: "cache", Stale: stale, Artifact: a, SizeKnown: true}
+	if lp, ok := e.o.Blobs.(blob.LocalPather); ok {
+		r.LocalPath, _ = lp.LocalPath(a.StorageKey)
+	}
+	key := a.StorageKey
+	r.open = func(ctx context.Context, off, length int64) (io.ReadCloser, error) {
+		return e.o.Blobs.Open(ctx, key, off, length)
+	}
+	return r
+}
+
+// Forget drops metadata whose blob has vanished, so the next Get refetches it.
+func (e *Engine) Forget(ctx context.Context, remote, p string) {
+	e.memo.del(mkey(remote, p))
+	if _, err := e.o.Meta.DeleteArtifact(ctx, remote, p); err == nil {
+		e.o.Log.Warn("blob missing for cached artifact; entry dropped", "remote", remote, "path", p)
+		e.invalidate(ctx, remote, p)
+	}
+}
+
+func (e *Engine) headMiss(ctx context.Context, req Request) (*Result, error) {
+	resp, err := req.Origin.Fetch(ctx, http.MethodHead, nil)
+	if err != nil {
+		return nil, upstreamErr(err)
+	}
+	if resp.StatusCode >= 400 {
+		resp.Body.Close()
+		return nil, statusErr(resp.StatusCode)
+	}
+	return &Result{Source: "remote", Upstream: resp}, nil
+}
+
+func (e *Engine) negKey(req Request) string { return "neg:" + req.Remote.Name + "/" + req.Path }
+
+func (e *Engine) negative(ctx context.Context, req Request) bool {
+	if req.Remote.NegativeTTLSeconds() <= 0 {
+		return false
+	}
+	_, ok, err := e.o.Coord.Get(ctx, e.negKey(req))
+	if err != nil {
+		e.coordFailed("negative cache get", err)
+	}
+	return ok
+}
+
+func (e *Engine) rememberMissing(ctx context.Context, req Request) {
+	ttl := req.Remote.NegativeTTLSeconds()
+	if ttl <= 0 {
+		return
+	}
+	if err := e.o.Coord.Set(ctx, e.negKey(req), "404", time.Duration(ttl)*time.Second); err != nil {
+		e.coordFailed("negative cache set", err)
+	}
+}
+
+func (e *Engine) coordFailed(op string, err error) {
+	e.o.Metrics.CoordFailures.Inc()
+	e.o.Metrics.Errors.WithLabelValues("coord").Inc()
+	e.o.Log.Warn("coordination failed; continuing without it", "op", op, "err", err)
+}

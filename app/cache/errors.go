@@ -1,0 +1,88 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"artifactapi/app/upstream"
+)
+
+// Error is an engine failure with the HTTP status a client should see.
+type Error struct {
+	Status int
+	Msg    string
+	Err    error // cause, for logs only: never shown to clients
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Msg, e.Err)
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Sentinel errors of local repositories.
+var (
+	ErrExists   = errors.New("artifact already exists")
+	ErrChecksum = errors.New("checksum mismatch")
+	ErrTooLarge = errors.New("upload exceeds the size limit")
+)
+
+// StatusOf returns the HTTP status for any engine error.
+func StatusOf(err error) int {
+	var ce *Error
+	switch {
+	case errors.As(err, &ce):
+		return ce.Status
+	case errors.Is(err, ErrExists):
+		return http.StatusConflict
+	case errors.Is(err, ErrChecksum):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+// PublicMessage is the client-facing text of an error (no causes, no secrets).
+func PublicMessage(err error) string {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.Msg
+	}
+	for _, s := range []error{ErrExists, ErrChecksum, ErrTooLarge} {
+		if errors.Is(err, s) {
+			return s.Error()
+		}
+	}
+	return "internal error"
+}
+
+func upstreamErr(err error) error {
+	if upstream.IsNetwork(err) {
+		return &Error{Status: http.StatusBadGateway, Msg: "upstream unreachable", Err: err}
+	}
+	var he *upstream.HTTPError
+	if errors.As(err, &he) {
+		return statusErr(he.Status)
+	}
+	return &Error{Status: http.StatusBadGateway, Msg: "upstream request failed", Err: err}
+}
+
+// statusErr maps an upstream HTTP error status to the client's (404 → 404, 5xx → 502).
+func statusErr(status int) error {
+	switch {
+	case status == http.StatusNotFound || status == http.StatusGone:
+		return &Error{Status: http.StatusNotFound, Msg: "not found upstream"}
+	case status == http.StatusTooManyRequests:
+		return &Error{Status: http.StatusTooManyRequests, Msg: "upstream rate limit"}
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return &Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("upstream refused access (HTTP %d)", status)}
+	case status >= 500:
+		return &Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("upstream error (HTTP %d)", status)}
+	}
+	return &Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("unexpected upstream answer (HTTP %d)", status)}
+}

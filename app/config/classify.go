@@ -1,0 +1,201 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// Built-in mutable patterns per package (SEED.md table).
+var packageDefaults = map[string][]string{
+	PackageAlpine: {`APKINDEX\.tar\.gz$`},
+	PackageRPM: {
+		`repomd\.xml(\.asc|\.key)?$`,
+		`repodata/.*\.(xml|sqlite|yaml|asc|txt)(\.(gz|bz2|xz|zst|zck))?$`,
+		`Packages\.gz$`,
+	},
+	// Docker: a reference without ':' is a tag (digests are "algo:hex").
+	PackageDocker: {`/manifests/[^/:]+$`, `/tags/list$`},
+}
+
+// PackageDefaults returns the built-in mutable patterns of a package type.
+func PackageDefaults(pkg string) []string { return append([]string(nil), packageDefaults[pkg]...) }
+
+type pattern struct {
+	src     string
+	re      *regexp.Regexp
+	builtin bool
+}
+
+type classifier struct {
+	mutable   []pattern
+	immutable []pattern
+}
+
+func compile(r *Remote) (classifier, []string) {
+	var c classifier
+	var probs []string
+	seen := map[string]bool{}
+	for _, src := range r.MutablePatterns {
+		if seen[src] {
+			continue
+		}
+		seen[src] = true
+		re, err := regexp.Compile(src)
+		if err != nil {
+			probs = append(probs, fmt.Sprintf("mutable_patterns: %q does not compile: %s", src, patternError(err)))
+			continue
+		}
+		c.mutable = append(c.mutable, pattern{src: src, re: re})
+	}
+	for _, src := range packageDefaults[r.Package] {
+		if seen[src] {
+			continue
+		}
+		seen[src] = true
+		c.mutable = append(c.mutable, pattern{src: src, re: regexp.MustCompile(src), builtin: true})
+	}
+	seen = map[string]bool{}
+	for _, src := range r.ImmutablePatterns {
+		if seen[src] {
+			continue
+		}
+		seen[src] = true
+		re, err := regexp.Compile(src)
+		if err != nil {
+			probs = append(probs, fmt.Sprintf("immutable_patterns: %q does not compile: %s", src, patternError(err)))
+			continue
+		}
+		c.immutable = append(c.immutable, pattern{src: src, re: re})
+	}
+	return c, probs
+}
+
+// Verdict is the result of classifying a path (PRODUCT §3).
+type Verdict struct {
+	Allowed bool   `json:"allowed"`
+	Kind    string `json:"kind"`    // "immutable", "mutable" or "denied"
+	Pattern string `json:"pattern"` // the pattern that decided ("" when none)
+	// Source says where the deciding pattern came from: "mutable_patterns",
+	// "package default", "immutable_patterns", "no immutable_patterns" or "no match".
+	Source string `json:"source"`
+	// UserMutable is true when a user-defined mutable pattern matched; only
+	// those are revalidated conditionally (check_mutable_updates).
+	UserMutable bool `json:"user_mutable"`
+}
+
+// Classify decides whether path is served and how it is cached.
+func (r *Remote) Classify(p string) Verdict {
+	for _, m := range r.compiled.mutable {
+		if m.re.MatchString(p) {
+			src := "mutable_patterns"
+			if m.builtin {
+				src = "package default"
+			}
+			return Verdict{Allowed: true, Kind: "mutable", Pattern: m.src, Source: src, UserMutable: !m.builtin}
+		}
+	}
+	if len(r.compiled.immutable) == 0 {
+		return Verdict{Allowed: true, Kind: "immutable", Source: "no immutable_patterns"}
+	}
+	for _, m := range r.compiled.immutable {
+		if m.re.MatchString(p) {
+			return Verdict{Allowed: true, Kind: "immutable", Pattern: m.src, Source: "immutable_patterns"}
+		}
+	}
+	return Verdict{Allowed: false, Kind: "denied", Source: "no match"}
+}
+
+// TTLSeconds returns the TTL for a verdict's kind.
+func (r *Remote) TTLSeconds(kind string) int64 {
+	if kind == "mutable" {
+		return r.mutTTL
+	}
+	return r.immTTL
+}
+
+// MaxPathLen bounds request paths.
+const MaxPathLen = 4096
+
+// PathError is a refused request path.
+type PathError struct{ Reason string }
+
+func (e *PathError) Error() string { return "invalid path: " + e.Reason }
+
+// CleanPath turns the raw (still percent-encoded) request path after the
+// remote name into the canonical artifact path: decoded, without leading
+// slashes, cleaned. It refuses anything that could escape the remote's base
+// URL: ".." segments, NUL and other control characters, backslashes,
+// over-long paths and invalid escapes.
+func CleanPath(raw string) (string, error) {
+	if len(raw) > MaxPathLen {
+		return "", &PathError{"path too long"}
+	}
+	dec, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", &PathError{"invalid percent-encoding"}
+	}
+	if strings.ContainsRune(dec, '\\') {
+		return "", &PathError{"backslash not allowed"}
+	}
+	for _, c := range dec {
+		if c < 0x20 || c == 0x7f {
+			return "", &PathError{"control character not allowed"}
+		}
+	}
+	for _, seg := range strings.Split(dec, "/") {
+		if seg == ".." {
+			return "", &PathError{"'..' segment not allowed"}
+		}
+	}
+	p := strings.TrimLeft(dec, "/")
+	if p == "" {
+		return "", &PathError{"empty path"}
+	}
+	trailing := strings.HasSuffix(p, "/")
+	p = path.Clean(p)
+	if p == "." || strings.HasPrefix(p, "../") || p == ".." {
+		return "", &PathError{"empty path"}
+	}
+	if trailing {
+		p += "/"
+	}
+	return p, nil
+}
+
+// CleanQuery validates a raw query string for forwarding upstream.
+func CleanQuery(raw string) (string, error) {
+	if len(raw) > MaxPathLen {
+		return "", &PathError{"query too long"}
+	}
+	for _, c := range raw {
+		if c < 0x20 || c == 0x7f || c == ' ' || c == '#' {
+			return "", &PathError{"invalid character in query"}
+		}
+	}
+	if _, err := url.ParseQuery(raw); err != nil {
+		return "", &PathError{"invalid query"}
+	}
+	return raw, nil
+}
+
+// UpstreamURL builds the upstream URL for a clean path and query. It is
+// guaranteed to stay on the remote's scheme and host.
+func (r *Remote) UpstreamURL(p, rawQuery string) (*url.URL, error) {
+	if r.baseURL == nil {
+		return nil, fmt.Errorf("remote %q has no base_url", r.Name)
+	}
+	u := *r.baseURL
+	u.Path = u.Path + "/" + p
+	u.RawPath = ""
+	u.RawQuery = rawQuery
+	u.Fragment = ""
+	// Re-parse what would go on the wire and check it cannot leave the host.
+	back, err := url.Parse(u.String())
+	if err != nil || back.Scheme != r.baseURL.Scheme || back.Host != r.baseURL.Host || back.User != nil {
+		return nil, &PathError{"path would change the upstream host"}
+	}
+	return &u, nil
+}

@@ -1,0 +1,293 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EnvVar documents one environment variable (used by --help and the README).
+type EnvVar struct {
+	Name, Default, Help string
+	Secret              bool
+}
+
+// EnvVars lists every environment variable the binary reads.
+var EnvVars = []EnvVar{
+	{Name: "PORT", Default: "8000", Help: "port to listen on (ignored when LISTEN_ADDR is set)"},
+	{Name: "LISTEN_ADDR", Default: ":8000", Help: "address to listen on"},
+	{Name: "REMOTES_CONFIG", Default: "remotes.yaml", Help: "path of the remotes file"},
+	{Name: "DATA_DIR", Default: "./data", Help: "embedded SQLite, filesystem blobs and download spool"},
+	{Name: "DBHOST", Help: "PostgreSQL host (enables PostgreSQL)"},
+	{Name: "DBPORT", Default: "5432", Help: "PostgreSQL port"},
+	{Name: "DBUSER", Help: "PostgreSQL user"},
+	{Name: "DBPASS", Help: "PostgreSQL password", Secret: true},
+	{Name: "DBNAME", Help: "PostgreSQL database"},
+	{Name: "DATABASE_URL", Help: "PostgreSQL URL, instead of DBHOST…DBNAME", Secret: true},
+	{Name: "REDIS_URL", Help: "Redis URL (enables cross-replica coordination), e.g. redis://localhost:6379", Secret: true},
+	{Name: "REDIS_PREFIX", Default: "artifactapi:", Help: "prefix of every Redis key and channel"},
+	{Name: "MINIO_ENDPOINT", Help: "S3/MinIO endpoint host:port (enables S3 blobs)"},
+	{Name: "MINIO_ACCESS_KEY", Help: "S3 access key"},
+	{Name: "MINIO_SECRET_KEY", Help: "S3 secret key", Secret: true},
+	{Name: "MINIO_BUCKET", Default: "artifacts", Help: "S3 bucket (created when missing)"},
+	{Name: "MINIO_SECURE", Default: "false", Help: "use HTTPS for S3"},
+	{Name: "MINIO_REGION", Help: "S3 region"},
+	{Name: "ADMIN_TOKEN", Help: "admin credential (Bearer, or Basic with any user); random and logged once when unset", Secret: true},
+	{Name: "LOG_FORMAT", Default: "text", Help: "text or json"},
+	{Name: "LOG_LEVEL", Default: "info", Help: "debug, info, warn or error"},
+	{Name: "UPSTREAM_CONNECT_TIMEOUT", Default: "10s", Help: "upstream TCP+TLS connect timeout"},
+	{Name: "UPSTREAM_HEADER_TIMEOUT", Default: "30s", Help: "upstream time to response headers"},
+	{Name: "UPSTREAM_IDLE_TIMEOUT", Default: "60s", Help: "upstream body stall timeout (no byte for this long aborts)"},
+	{Name: "CLIENT_IDLE_TIMEOUT", Default: "120s", Help: "client connection stall timeout per read/write"},
+	{Name: "SHUTDOWN_TIMEOUT", Default: "60s", Help: "how long SIGTERM waits for running downloads"},
+	{Name: "MAX_UPLOAD_SIZE", Help: "largest accepted upload to a local repository (e.g. 5GiB); unlimited when unset"},
+	{Name: "JOB_CONCURRENCY", Default: "4", Help: "batch cache job downloads running at once per remote"},
+}
+
+// Env is the runtime configuration read from the environment.
+type Env struct {
+	ListenAddr  string
+	RemotesPath string
+	DataDir     string
+
+	DatabaseURL string // PostgreSQL DSN; "" = embedded SQLite
+	DBHost      string
+	DBName      string
+
+	RedisURL    string // "" = in-process coordination
+	RedisPrefix string
+
+	MinIOEndpoint  string // "" = filesystem blobs
+	MinIOAccessKey string
+	MinIOSecretKey string
+	MinIOBucket    string
+	MinIOSecure    bool
+	MinIORegion    string
+
+	AdminToken          string
+	AdminTokenGenerated bool
+
+	LogFormat string
+	LogLevel  string
+
+	ConnectTimeout  time.Duration
+	HeaderTimeout   time.Duration
+	IdleTimeout     time.Duration
+	ClientIdle      time.Duration
+	ShutdownTimeout time.Duration
+	MaxUploadSize   int64
+	JobConcurrency  int
+}
+
+// LoadEnv reads the environment through getenv (os.Getenv in production).
+func LoadEnv(getenv func(string) string) (Env, error) {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	var e Env
+	var probs []string
+	e.ListenAddr = get("LISTEN_ADDR", "")
+	if e.ListenAddr == "" {
+		e.ListenAddr = ":" + get("PORT", "8000")
+	}
+	e.RemotesPath = get("REMOTES_CONFIG", "remotes.yaml")
+	e.DataDir = get("DATA_DIR", "./data")
+
+	e.DatabaseURL = get("DATABASE_URL", "")
+	if h := get("DBHOST", ""); h != "" && e.DatabaseURL == "" {
+		u := url.URL{Scheme: "postgres", Host: h + ":" + get("DBPORT", "5432"), Path: "/" + get("DBNAME", "postgres")}
+		if user := get("DBUSER", ""); user != "" {
+			if pw := getenv("DBPASS"); pw != "" {
+				u.User = url.UserPassword(user, pw)
+			} else {
+				u.User = url.User(user)
+			}
+		}
+		q := url.Values{}
+		q.Set("sslmode", get("DBSSLMODE", "prefer"))
+		u.RawQuery = q.Encode()
+		e.DatabaseURL = u.String()
+	}
+	e.RedisURL = get("REDIS_URL", "")
+	e.RedisPrefix = get("REDIS_PREFIX", "artifactapi:")
+	e.MinIOEndpoint = get("MINIO_ENDPOINT", "")
+	e.MinIOAccessKey = get("MINIO_ACCESS_KEY", "")
+	e.MinIOSecretKey = getenv("MINIO_SECRET_KEY")
+	e.MinIOBucket = get("MINIO_BUCKET", "artifacts")
+	e.MinIORegion = get("MINIO_REGION", "")
+	secure := get("MINIO_SECURE", "false")
+	b, err := strconv.ParseBool(secure)
+	if err != nil {
+		probs = append(probs, fmt.Sprintf("MINIO_SECURE: %q is not true/false", secure))
+	}
+	e.MinIOSecure = b
+	e.AdminToken = getenv("ADMIN_TOKEN")
+	e.LogFormat = get("LOG_FORMAT", "text")
+	if e.LogFormat != "text" && e.LogFormat != "json" {
+		probs = append(probs, fmt.Sprintf("LOG_FORMAT: %q is not text or json", e.LogFormat))
+	}
+	e.LogLevel = get("LOG_LEVEL", "info")
+	dur := func(k, def string) time.Duration {
+		v := get(k, def)
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			if n, err2 := strconv.Atoi(v); err2 == nil {
+				return time.Duration(n) * time.Second
+			}
+			probs = append(probs, fmt.Sprintf("%s: %q is not a duration like 30s", k, v))
+		}
+		if d < 0 {
+			probs = append(probs, fmt.Sprintf("%s: must not be negative", k))
+		}
+		return d
+	}
+	e.ConnectTimeout = dur("UPSTREAM_CONNECT_TIMEOUT", "10s")
+	e.HeaderTimeout = dur("UPSTREAM_HEADER_TIMEOUT", "30s")
+	e.IdleTimeout = dur("UPSTREAM_IDLE_TIMEOUT", "60s")
+	e.ClientIdle = dur("CLIENT_IDLE_TIMEOUT", "120s")
+	e.ShutdownTimeout = dur("SHUTDOWN_TIMEOUT", "60s")
+	if v := get("MAX_UPLOAD_SIZE", ""); v != "" {
+		n, err := ParseSize(v)
+		if err != nil || n <= 0 {
+			probs = append(probs, fmt.Sprintf("MAX_UPLOAD_SIZE: %q is not a positive size", v))
+		}
+		e.MaxUploadSize = n
+	}
+	jc := get("JOB_CONCURRENCY", "4")
+	if n, err := strconv.Atoi(jc); err != nil || n < 1 {
+		probs = append(probs, fmt.Sprintf("JOB_CONCURRENCY: %q is not a positive integer", jc))
+	} else {
+		e.JobConcurrency = n
+	}
+	if len(probs) > 0 {
+		return e, &ValidationError{File: "environment", Problems: probs}
+	}
+	return e, nil
+}
+
+// Config is the complete effective configuration.
+type Config struct {
+	Env     Env
+	Remotes *File
+}
+
+// Load reads the environment and the remotes file.
+func Load() (*Config, error) {
+	e, err := LoadEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	f, err := LoadRemotesFile(e.RemotesPath)
+	if err != nil {
+		return nil, err
+	}
+	return &Config{Env: e, Remotes: f}, nil
+}
+
+// Secrets returns every configured secret value, for scrubbing.
+func (c *Config) Secrets() []string {
+	var s []string
+	add := func(v string) {
+		if len(v) >= 3 {
+			s = append(s, v)
+		}
+	}
+	add(c.Env.AdminToken)
+	add(c.Env.MinIOSecretKey)
+	if u, err := url.Parse(c.Env.DatabaseURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			add(pw)
+		}
+	}
+	if u, err := url.Parse(c.Env.RedisURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			add(pw)
+		}
+	}
+	if c.Remotes != nil {
+		for _, r := range c.Remotes.Remotes {
+			add(r.Password)
+		}
+	}
+	return s
+}
+
+// RedactURL removes the password from a URL string.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	return u.String()
+}
+
+// Redacted returns the effective configuration as JSON-ready data with every
+// secret replaced by "REDACTED" (or omitted).
+func (c *Config) Redacted(backends map[string]string) map[string]any {
+	remotes := map[string]any{}
+	if c.Remotes != nil {
+		for _, name := range c.Remotes.Names() {
+			r := c.Remotes.Remotes[name]
+			m := map[string]any{
+				"name": name, "type": r.Type, "package": r.Package, "description": r.Description,
+				"base_url": r.BaseURL, "immutable_patterns": nonNil(r.ImmutablePatterns),
+				"mutable_patterns": nonNil(r.MutablePatterns), "package_mutable_patterns": nonNil(PackageDefaults(r.Package)),
+				"check_mutable_updates": r.CheckMutableUpdates, "allow_overwrite": r.AllowOverwrite,
+				"cache":        map[string]any{"immutable_ttl": r.immTTL, "mutable_ttl": r.mutTTL, "max_size": r.Cache.MaxSize},
+				"negative_ttl": r.negTTL,
+			}
+			if r.Username != "" {
+				m["username"] = r.Username
+			}
+			if r.Password != "" {
+				m["password"] = "REDACTED"
+			}
+			if r.Package == PackageDocker {
+				m["registry_host"] = r.Registry()
+			}
+			remotes[name] = m
+		}
+	}
+	e := c.Env
+	env := map[string]any{
+		"listen_addr": e.ListenAddr, "remotes_config": e.RemotesPath, "data_dir": e.DataDir,
+		"minio_bucket": e.MinIOBucket, "minio_endpoint": e.MinIOEndpoint, "minio_secure": e.MinIOSecure,
+		"log_format": e.LogFormat, "upstream_connect_timeout": e.ConnectTimeout.String(),
+		"upstream_header_timeout": e.HeaderTimeout.String(), "upstream_idle_timeout": e.IdleTimeout.String(),
+		"shutdown_timeout": e.ShutdownTimeout.String(), "max_upload_size": e.MaxUploadSize, "job_concurrency": e.JobConcurrency,
+		"admin_token": "REDACTED",
+	}
+	if e.MinIOSecretKey != "" {
+		env["minio_secret_key"] = "REDACTED"
+	}
+	if e.MinIOAccessKey != "" {
+		env["minio_access_key"] = e.MinIOAccessKey
+	}
+	if e.DatabaseURL != "" {
+		env["database_url"] = RedactURL(e.DatabaseURL)
+	}
+	if e.RedisURL != "" {
+		env["redis_url"] = RedactURL(e.RedisURL)
+	}
+	out := map[string]any{"remotes": remotes, "environment": env, "backends": backends}
+	if c.Remotes != nil && c.Remotes.DefaultDockerRemote != "" {
+		out["default_docker_remote"] = c.Remotes.DefaultDockerRemote
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,57 @@
+// Package metrics holds the Prometheus series of PRODUCT §10 on a private
+// registry owned by the app (no global state).
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics is every series the app exports.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Requests          *prometheus.CounterVec   // remote, source, status
+	BytesServed       *prometheus.CounterVec   // remote, source (cache|remote)
+	UpstreamFetch     *prometheus.HistogramVec // remote, outcome
+	UpstreamBytes     *prometheus.CounterVec   // remote
+	DownloadsInFlight prometheus.Gauge
+	Coalesced         *prometheus.CounterVec // remote
+	StaleServes       *prometheus.CounterVec // remote
+	Errors            *prometheus.CounterVec // kind
+	Evictions         *prometheus.CounterVec // remote, reason
+	CoordFailures     prometheus.Counter
+}
+
+// New registers every series on a fresh registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "artifactapi_requests_total",
+			Help: "Artifact and registry requests by remote, source (cache, remote, none) and HTTP status."}, []string{"remote", "source", "status"}),
+		BytesServed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "artifactapi_served_bytes_total",
+			Help: "Bytes sent to clients, by remote and source (cache or remote)."}, []string{"remote", "source"}),
+		UpstreamFetch: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "artifactapi_upstream_fetch_seconds",
+			Help:    "Duration of upstream downloads, by remote and outcome.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}}, []string{"remote", "outcome"}),
+		UpstreamBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "artifactapi_upstream_bytes_total",
+			Help: "Bytes downloaded from upstreams."}, []string{"remote"}),
+		DownloadsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "artifactapi_downloads_in_flight",
+			Help: "Upstream downloads running now."}),
+		Coalesced: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "artifactapi_coalesced_waiters_total",
+			Help: "Requests that joined a download already running instead of starting one."}, []string{"remote"}),
+		StaleServes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "artifactapi_stale_serves_total",
+			Help: "Expired artifacts served because the upstream was unreachable."}, []string{"remote"}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "artifactapi_errors_total",
+			Help: "Errors by kind (upstream_network, upstream_http, verify, storage, metadata, coord)."}, []string{"kind"}),
+		Evictions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "artifactapi_evictions_total",
+			Help: "Artifacts removed from the cache, by remote and reason."}, []string{"remote", "reason"}),
+		CoordFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "artifactapi_coordination_failures_total",
+			Help: "Redis operations that failed; serving continued without them."}),
+	}
+	r.MustRegister(m.Requests, m.BytesServed, m.UpstreamFetch, m.UpstreamBytes, m.DownloadsInFlight,
+		m.Coalesced, m.StaleServes, m.Errors, m.Evictions, m.CoordFailures,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

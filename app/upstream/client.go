@@ -1,0 +1,269 @@
+// Package upstream is the HTTP client artifactapi uses to talk to remotes:
+// bounded timeouts, redirects that never carry credentials to another host,
+// conditional requests, Basic and Bearer-challenge auth, and errors that tell
+// "upstream unreachable" apart from "upstream answered with an error".
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Timeouts bounds every phase of an upstream exchange.
+type Timeouts struct {
+	Connect time.Duration // TCP connect + TLS handshake
+	Header  time.Duration // request sent → response headers
+	Idle    time.Duration // longest pause between two body reads
+}
+
+// NetworkError means the upstream could not be reached or stopped answering:
+// connection refused, DNS failure, timeout, TLS failure, reset mid-body.
+type NetworkError struct {
+	Op  string
+	Err error
+}
+
+func (e *NetworkError) Error() string { return "upstream unreachable: " + e.Op + ": " + e.Err.Error() }
+func (e *NetworkError) Unwrap() error { return e.Err }
+
+// IsNetwork reports whether err is (or wraps) a NetworkError.
+func IsNetwork(err error) bool {
+	var ne *NetworkError
+	return errors.As(err, &ne)
+}
+
+// Credentials authenticate against one host only.
+type Credentials struct {
+	Username, Password string
+	Host               string // credentials are sent only to this host (host:port)
+}
+
+// Request is one upstream call.
+type Request struct {
+	Method string
+	URL    *url.URL
+	Header http.Header // extra headers (Accept, If-None-Match, …)
+	Auth   *Credentials
+	// TokenKey names the bearer token cache entry (e.g. remote name); "" disables
+	// the Bearer challenge flow.
+	TokenKey string
+}
+
+// Response is an upstream answer. Body must be closed; reading it is subject
+// to the idle timeout.
+type Response struct {
+	StatusCode    int
+	Header        http.Header
+	ContentLength int64
+	Body          io.ReadCloser
+	FinalURL      *url.URL
+}
+
+// Client performs upstream requests. It is safe for concurrent use.
+type Client struct {
+	hc     *http.Client
+	idle   time.Duration
+	tokens *tokenCache
+	ua     string
+}
+
+type credsKey struct{}
+
+// New builds a Client with the given timeouts.
+func New(t Timeouts, userAgent string) *Client {
+	dialer := &net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   t.Connect,
+		ResponseHeaderTimeout: t.Header,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		// Digests and lengths are computed on the raw bytes.
+		DisableCompression: true,
+		ForceAttemptHTTP2:  true,
+	}
+	c := &Client{idle: t.Idle, tokens: newTokenCache(), ua: userAgent}
+	c.hc = &http.Client{
+		Transport: &authTransport{base: tr},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			// Never carry an Authorization header set by a previous hop.
+			req.Header.Del("Authorization")
+			return nil
+		},
+	}
+	return c
+}
+
+// authTransport adds credentials only when the request goes to their host, so
+// a redirect to a CDN or another host never sees them.
+type authTransport struct{ base http.RoundTripper }
+
+func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if cr, ok := req.Context().Value(credsKey{}).(*reqAuth); ok && cr != nil {
+		if strings.EqualFold(req.URL.Host, cr.host) {
+			req = req.Clone(req.Context())
+			if cr.bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+cr.bearer)
+			} else if cr.user != "" {
+				req.SetBasicAuth(cr.user, cr.pass)
+			}
+		}
+	}
+	return a.base.RoundTrip(req)
+}
+
+type reqAuth struct {
+	host, user, pass, bearer string
+}
+
+// Do performs the request. A NetworkError is returned when the upstream is
+// unreachable; any HTTP status (including 4xx/5xx) is a Response.
+func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
+	resp, err := c.do(ctx, r, "")
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized && r.TokenKey != "" {
+		ch, ok := ParseChallenge(resp.Header.Get("WWW-Authenticate"))
+		if ok && ch.Scheme == "bearer" {
+			drain(resp.Body)
+			tok, terr := c.token(ctx, r, ch)
+			if terr != nil {
+				return nil, terr
+			}
+			resp, err = c.do(ctx, r, tok)
+			if err != nil {
+				return nil, err
+			}
+			if resp.StatusCode == http.StatusUnauthorized {
+				c.tokens.drop(r.TokenKey, ch.Scope)
+			}
+		}
+	}
+	return resp, nil
+}
+
+func (c *Client) do(ctx context.Context, r Request, bearer string) (*Response, error) {
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	if bearer == "" && r.TokenKey != "" {
+		bearer = c.tokens.get(r.TokenKey, "")
+	}
+	// The body outlives this call: its context is cancelled by Close or by the idle timer.
+	rctx, cancel := context.WithCancel(ctx)
+	if r.Auth != nil || bearer != "" {
+		ra := &reqAuth{bearer: bearer}
+		if r.Auth != nil {
+			ra.host, ra.user, ra.pass = r.Auth.Host, r.Auth.Username, r.Auth.Password
+		}
+		if ra.host == "" {
+			ra.host = r.URL.Host
+		}
+		rctx = context.WithValue(rctx, credsKey{}, ra)
+	}
+	req, err := http.NewRequestWithContext(rctx, method, r.URL.String(), nil)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("upstream: build request: %w", err)
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if c.ua != "" {
+		req.Header.Set("User-Agent", c.ua)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		cancel()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &NetworkError{Op: method + " " + hostOnly(r.URL), Err: scrubURLError(err)}
+	}
+	body := newIdleBody(resp.Body, c.idle, cancel)
+	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, ContentLength: resp.ContentLength, Body: body, FinalURL: resp.Request.URL}, nil
+}
+
+// hostOnly names the upstream without path or query (which may carry tokens).
+func hostOnly(u *url.URL) string { return u.Scheme + "://" + u.Host }
+
+// scrubURLError drops the URL (it may carry signed query parameters) from a client error.
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func drain(rc io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, rc, 64<<10)
+	_ = rc.Close()
+}
+
+// idleBody cancels the request when no Read completes within the idle timeout.
+type idleBody struct {
+	rc     io.ReadCloser
+	idle   time.Duration
+	timer  *time.Timer
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	fired  bool
+}
+
+func newIdleBody(rc io.ReadCloser, idle time.Duration, cancel context.CancelFunc) *idleBody {
+	b := &idleBody{rc: rc, idle: idle, cancel: cancel}
+	if idle > 0 {
+		b.timer = time.AfterFunc(idle, func() {
+			b.mu.Lock()
+			b.fired = true
+			b.mu.Unlock()
+			cancel()
+		})
+	}
+	return b
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if b.timer != nil && n > 0 {
+		b.timer.Reset(b.idle)
+	}
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		fired := b.fired
+		b.mu.Unlock()
+		if fired {
+			return n, &NetworkError{Op: "read body", Err: fmt.Errorf("no data for %s", b.idle)}
+		}
+		return n, &NetworkError{Op: "read body", Err: err}
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	err := b.rc.Close()
+	b.cancel()
+	return err
+}
