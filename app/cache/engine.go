@@ -236,6 +236,14 @@ func (e *Engine) lookup(ctx context.Context, remote, p string) (db.Artifact, err
 // Get answers req from the cache or the upstream.
 func (e *Engine) Get(ctx context.Context, req Request) (*Result, error) {
 	a, err := e.lookup(ctx, req.Remote.Name, req.Path)
+	if req.Origin == nil { // a local repository: nothing to fetch
+		if err == nil {
+			return e.hit(a, false), nil
+		}
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, &Error{Status: http.StatusNotFound, Msg: "not found"}
+		}
+	}
 	switch {
 	case err == nil:
 		if req.Acceptable != nil && !req.Acceptable(a) {

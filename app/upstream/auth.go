@@ -183,4 +183,6 @@ type HTTPError struct {
 	What   string
 }
 
-func (e *HTTPError) Error() string { return fmt.Sprintf("upstream %s answered HTTP %d", e.What, e.Status) }
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("upstream %s answered HTTP %d", e.What, e.Status)
+}

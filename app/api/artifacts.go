@@ -1,0 +1,170 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"artifactapi/app/blob"
+	"artifactapi/app/cache"
+	"artifactapi/app/config"
+	"artifactapi/app/httpserve"
+	"artifactapi/app/upstream"
+)
+
+// SplitAPIPath takes the raw (undecoded) request path and returns the remote
+// name and the raw artifact path for /api/{remote}/… and /api/v1/remote/{remote}/….
+func SplitAPIPath(raw string) (remote, rest string, ok bool) {
+	var s string
+	switch {
+	case strings.HasPrefix(raw, "/api/v1/remote/"):
+		s = raw[len("/api/v1/remote/"):]
+	case strings.HasPrefix(raw, "/api/"):
+		s = raw[len("/api/"):]
+	default:
+		return "", "", false
+	}
+	i := strings.IndexByte(s, '/')
+	if i <= 0 {
+		return s, "", s != ""
+	}
+	return s[:i], s[i+1:], true
+}
+
+// Artifact serves GET/HEAD/PUT/DELETE /api/{remote}/{path}.
+func (h *Handler) Artifact(c *fiber.Ctx) error {
+	start := time.Now()
+	name, raw, ok := SplitAPIPath(string(c.Request().URI().PathOriginal()))
+	name = utils.CopyString(name)
+	acc := &httpserve.Access{Log: h.d.Log, Metrics: h.d.Metrics, Remote: name, Path: raw, Method: c.Method(), Source: "none", Start: start}
+	fail := func(err error, p string) error {
+		status, werr := writeError(c, err, name, p)
+		acc.Status = status
+		acc.Finish(0, err)
+		return werr
+	}
+	cfg := h.d.Config()
+	r := cfg.Remotes.Remotes[name]
+	if !ok || r == nil {
+		return fail(Fail(http.StatusNotFound, "unknown remote"), "")
+	}
+	p, err := config.CleanPath(raw)
+	if err != nil {
+		return fail(err, "")
+	}
+	acc.Path = p
+	q, err := config.CleanQuery(string(c.Request().URI().QueryString()))
+	if err != nil {
+		return fail(err, p)
+	}
+	switch c.Method() {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodPut:
+		return h.put(c, r, p, acc, fail)
+	case http.MethodDelete:
+		return h.delete(c, r, p, acc, fail)
+	default:
+		c.Set("Allow", "GET, HEAD, PUT, DELETE")
+		return fail(Fail(http.StatusMethodNotAllowed, "method not allowed"), p)
+	}
+	if r.Package == config.PackageDocker {
+		return fail(Fail(http.StatusBadRequest, "docker remotes are served under /v2/"), p)
+	}
+	v := r.Classify(p)
+	if !v.Allowed {
+		return fail(Fail(http.StatusForbidden, "path not allowed by the remote's patterns"), p)
+	}
+	key := p
+	if q != "" {
+		key = p + "?" + q
+	}
+	req := cache.Request{Remote: r, Path: key, Verdict: v, Method: c.Method()}
+	if !r.IsLocal() {
+		u, err := r.UpstreamURL(p, q)
+		if err != nil {
+			return fail(err, p)
+		}
+		req.Origin = &upstream.Origin{Client: h.d.Upstream, URL: u, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed())}
+	}
+	for attempt := 0; ; attempt++ {
+		res, err := h.d.Engine.Get(c.Context(), req)
+		if err != nil {
+			return fail(err, p)
+		}
+		err = httpserve.Write(c, res, acc, httpserve.Options{})
+		if errors.Is(err, blob.ErrNotFound) && attempt == 0 {
+			// The blob vanished under its metadata: forget it and fetch again.
+			h.d.Engine.Forget(c.Context(), r.Name, key)
+			c.Response().Reset()
+			continue
+		}
+		if err != nil {
+			return fail(err, p)
+		}
+		return nil
+	}
+}
+
+func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) error {
+	if !h.d.Admin.Allowed(c) {
+		acc.Status = http.StatusUnauthorized
+		acc.Finish(0, nil)
+		return Unauthorized(c)
+	}
+	if !r.IsLocal() {
+		return fail(Fail(http.StatusMethodNotAllowed, "uploads are only accepted by local repositories"), p)
+	}
+	if v := r.Classify(p); !v.Allowed {
+		return fail(Fail(http.StatusForbidden, "path not allowed by the remote's patterns"), p)
+	}
+	if len(c.Request().URI().QueryString()) > 0 {
+		return fail(Fail(http.StatusBadRequest, "uploads take no query string"), p)
+	}
+	max := h.d.Config().Env.MaxUploadSize
+	if cl := c.Request().Header.ContentLength(); max > 0 && int64(cl) > max {
+		return fail(cache.ErrTooLarge, p)
+	}
+	var body io.Reader = c.Context().RequestBodyStream()
+	if body == nil {
+		body = strings.NewReader(string(c.Body()))
+	}
+	a, err := h.d.Engine.Upload(c.Context(), r, p, body, strings.TrimSpace(c.Get("X-Checksum-Sha256")), max)
+	if err != nil {
+		return fail(err, p)
+	}
+	acc.Status = http.StatusCreated
+	acc.Source = "upload"
+	acc.Finish(a.Size, nil)
+	c.Set("Location", "/api/"+r.Name+"/"+p)
+	return c.Status(http.StatusCreated).JSON(fiber.Map{
+		"remote": r.Name, "path": p, "size": a.Size, "sha256": a.SHA256,
+		"content_type": a.ContentType, "url": "/api/" + r.Name + "/" + p,
+	})
+}
+
+func (h *Handler) delete(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) error {
+	if !h.d.Admin.Allowed(c) {
+		acc.Status = http.StatusUnauthorized
+		acc.Finish(0, nil)
+		return Unauthorized(c)
+	}
+	key := p
+	if q := string(c.Request().URI().QueryString()); q != "" {
+		key = p + "?" + q
+	}
+	reason := "evicted"
+	if r.IsLocal() {
+		reason = "deleted"
+	}
+	if err := h.d.Engine.Evict(c.Context(), r.Name, key, reason); err != nil {
+		return fail(err, p)
+	}
+	acc.Status = http.StatusOK
+	acc.Finish(0, nil)
+	return c.JSON(fiber.Map{"remote": r.Name, "path": key, reason: true})
+}

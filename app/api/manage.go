@@ -1,0 +1,61 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Root answers GET /: name, version and remotes; browsers go to the dashboard.
+func (h *Handler) Root(c *fiber.Ctx) error {
+	if strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
+		return c.Redirect("/ui/", http.StatusFound)
+	}
+	cfg := h.d.Config()
+	remotes := make([]fiber.Map, 0, len(cfg.Remotes.Remotes))
+	for _, n := range cfg.Remotes.Names() {
+		r := cfg.Remotes.Remotes[n]
+		remotes = append(remotes, fiber.Map{"name": n, "type": r.Type, "package": r.Package, "description": r.Description})
+	}
+	return c.JSON(fiber.Map{"name": "artifactapi", "version": h.d.Version, "remotes": remotes})
+}
+
+func (h *Handler) check(c *fiber.Ctx) (map[string]Component, bool) {
+	ctx, cancel := context.WithTimeout(c.Context(), 3*time.Second)
+	defer cancel()
+	comps := h.d.Health(ctx)
+	ok := comps["metadata"].OK && comps["blobs"].OK
+	return comps, ok
+}
+
+// Health is liveness: 200 while the process can serve, with each component's state.
+func (h *Handler) Health(c *fiber.Ctx) error {
+	comps, ok := h.check(c)
+	status := "ok"
+	if !ok {
+		status = "degraded"
+	}
+	return c.JSON(fiber.Map{"status": status, "version": h.d.Version, "components": comps, "downloads_in_flight": h.d.Engine.InFlight()})
+}
+
+// Ready is readiness: 503 while the metadata or blob store cannot be reached.
+func (h *Handler) Ready(c *fiber.Ctx) error {
+	comps, ok := h.check(c)
+	if !ok {
+		return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "components": comps})
+	}
+	return c.JSON(fiber.Map{"status": "ready", "components": comps})
+}
+
+// Config shows the effective configuration with every secret redacted.
+func (h *Handler) Config(c *fiber.Ctx) error {
+	comps := h.d.Health(c.Context())
+	backends := map[string]string{}
+	for k, v := range comps {
+		backends[k] = v.Backend
+	}
+	return c.JSON(h.d.Config().Redacted(backends))
+}

@@ -1,0 +1,225 @@
+// Package app is the composition root: it builds the stores, the engine and
+// the Fiber app from a Config, and runs the server until stopped.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"artifactapi/app/api"
+	"artifactapi/app/blob"
+	"artifactapi/app/cache"
+	"artifactapi/app/config"
+	"artifactapi/app/coord"
+	"artifactapi/app/metrics"
+	"artifactapi/app/upstream"
+	"artifactapi/db"
+)
+
+// Version is set at build time (-ldflags "-X artifactapi/app.Version=…").
+var Version = "dev"
+
+// App is a running artifactapi instance.
+type App struct {
+	cfg      atomic.Pointer[config.Config]
+	log      *slog.Logger
+	Meta     db.Store
+	Blobs    blob.Store
+	Coord    coord.Coordinator
+	Engine   *cache.Engine
+	Upstream *upstream.Client
+	Metrics  *metrics.Metrics
+	Fiber    *fiber.App
+	admin    *api.Admin
+}
+
+// Config returns the current configuration.
+func (a *App) Config() *config.Config { return a.cfg.Load() }
+
+// New builds every backend named by cfg.Env and the HTTP app.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{log: log, Metrics: metrics.New()}
+	if cfg.Env.AdminToken == "" {
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		cfg.Env.AdminToken = hex.EncodeToString(b)
+		cfg.Env.AdminTokenGenerated = true
+		// Logged once on purpose: the embedded default is never open.
+		log.Warn("ADMIN_TOKEN not set; generated one for this run", "admin_token", cfg.Env.AdminToken)
+	}
+	a.cfg.Store(cfg)
+	a.admin = api.NewAdmin(cfg.Env.AdminToken)
+	if err := a.openBackends(ctx, cfg.Env); err != nil {
+		a.closeBackends()
+		return nil, err
+	}
+	a.Upstream = upstream.New(upstream.Timeouts{Connect: cfg.Env.ConnectTimeout, Header: cfg.Env.HeaderTimeout, Idle: cfg.Env.IdleTimeout}, "artifactapi/"+Version)
+	eng, err := cache.New(ctx, cache.Options{
+		Meta: a.Meta, Blobs: a.Blobs, Coord: a.Coord, Metrics: a.Metrics, Log: log,
+		SpoolDir: filepath.Join(cfg.Env.DataDir, "spool"),
+	})
+	if err != nil {
+		a.closeBackends()
+		return nil, err
+	}
+	a.Engine = eng
+	a.Fiber = a.routes()
+	return a, nil
+}
+
+func (a *App) openBackends(ctx context.Context, e config.Env) error {
+	var err error
+	if e.DatabaseURL != "" {
+		a.Meta, err = db.OpenPostgres(ctx, e.DatabaseURL)
+		if err != nil {
+			return fmt.Errorf("metadata: %w", err)
+		}
+		a.log.Info("metadata: " + a.Meta.Describe())
+	} else {
+		a.Meta, err = db.OpenSQLite(ctx, filepath.Join(e.DataDir, "artifactapi.db"))
+		if err != nil {
+			return fmt.Errorf("metadata: %w", err)
+		}
+		a.log.Info("metadata: " + a.Meta.Describe() + " (set DBHOST or DATABASE_URL for PostgreSQL)")
+	}
+	if e.MinIOEndpoint != "" {
+		a.Blobs, err = blob.NewS3(ctx, blob.S3Config{Endpoint: e.MinIOEndpoint, AccessKey: e.MinIOAccessKey,
+			SecretKey: e.MinIOSecretKey, Bucket: e.MinIOBucket, Secure: e.MinIOSecure, Region: e.MinIORegion})
+		if err != nil {
+			return fmt.Errorf("blobs: %w", err)
+		}
+		a.log.Info("blobs: " + a.Blobs.Describe())
+	} else {
+		a.Blobs, err = blob.NewFS(filepath.Join(e.DataDir, "blobs"))
+		if err != nil {
+			return fmt.Errorf("blobs: %w", err)
+		}
+		a.log.Info("blobs: " + a.Blobs.Describe() + " (set MINIO_ENDPOINT for S3)")
+	}
+	if e.RedisURL != "" {
+		a.Coord, err = coord.NewRedis(ctx, e.RedisURL, e.RedisPrefix)
+		if err != nil {
+			return fmt.Errorf("coordination: %w", err)
+		}
+		a.log.Info("coordination: " + a.Coord.Describe())
+	} else {
+		a.Coord = coord.NewLocal()
+		a.log.Info("coordination: in-process (set REDIS_URL to share locks across replicas)")
+	}
+	return nil
+}
+
+func (a *App) closeBackends() {
+	if a.Coord != nil {
+		a.Coord.Close()
+	}
+	if a.Meta != nil {
+		a.Meta.Close()
+	}
+}
+
+// Health pings each backend.
+func (a *App) Health(ctx context.Context) map[string]api.Component {
+	comp := func(desc string, err error) api.Component {
+		c := api.Component{Backend: desc, OK: err == nil}
+		if err != nil {
+			c.Error = "unreachable"
+		}
+		return c
+	}
+	return map[string]api.Component{
+		"metadata":     comp(a.Meta.Describe(), a.Meta.Ping(ctx)),
+		"blobs":        comp(a.Blobs.Describe(), a.Blobs.Ping(ctx)),
+		"coordination": comp(a.Coord.Describe(), a.Coord.Ping(ctx)),
+	}
+}
+
+// Serve listens on addr until ctx ends, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- a.Fiber.Listener(newStallListener(ln, a.Config().Env.ClientIdle)) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	return a.Shutdown()
+}
+
+// Shutdown stops accepting, lets running downloads finish within
+// SHUTDOWN_TIMEOUT, then closes the backends.
+func (a *App) Shutdown() error {
+	timeout := a.Config().Env.ShutdownTimeout
+	a.log.Info("shutting down", "timeout", timeout.String(), "downloads_in_flight", a.Engine.InFlight())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		// Stops the listener; in-flight responses keep streaming.
+		_ = a.Fiber.ShutdownWithTimeout(timeout)
+		close(done)
+	}()
+	err := a.Engine.Close(ctx)
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	a.closeBackends()
+	return err
+}
+
+// Listen opens the configured address.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// stallListener applies a sliding per-read/per-write deadline to every
+// connection instead of whole-response timeouts, which would cut long
+// downloads and uploads (see STACK-NOTES "Fiber / fasthttp").
+type stallListener struct {
+	net.Listener
+	idle time.Duration
+}
+
+func newStallListener(ln net.Listener, idle time.Duration) net.Listener {
+	if idle <= 0 {
+		return ln
+	}
+	return &stallListener{Listener: ln, idle: idle}
+}
+
+func (l *stallListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &stallConn{Conn: c, idle: l.idle}, nil
+}
+
+type stallConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	return c.Conn.Read(p)
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.idle))
+	return c.Conn.Write(p)
+}

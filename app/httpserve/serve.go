@@ -1,0 +1,276 @@
+// Package httpserve writes an engine result to a Fiber response: Range (206),
+// conditional requests (304), HEAD, the artifact headers of PRODUCT §5, byte
+// accounting and the one access-log line per request.
+package httpserve
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"artifactapi/app/cache"
+	"artifactapi/app/metrics"
+)
+
+// Access is one request's log line, completed when its body ends.
+type Access struct {
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
+	Remote  string
+	Path    string
+	Method  string
+	Source  string // cache | remote | none
+	Status  int
+	Stale   bool
+	Start   time.Time
+	once    sync.Once
+}
+
+// Finish writes the log line and the metrics (once).
+func (a *Access) Finish(bytes int64, err error) {
+	a.once.Do(func() {
+		hit := "Cache MISS"
+		if a.Source == "cache" {
+			hit = "Cache HIT"
+		}
+		attrs := []any{"remote", a.Remote, "path", a.Path, "method", a.Method, "status", a.Status,
+			"cache", hit, "source", a.Source, "bytes", bytes, "duration_ms", time.Since(a.Start).Milliseconds()}
+		if a.Stale {
+			attrs = append(attrs, "stale", true)
+		}
+		if err != nil {
+			attrs = append(attrs, "err", err.Error())
+		}
+		a.Log.Info(hit, attrs...)
+		if a.Metrics != nil {
+			a.Metrics.Requests.WithLabelValues(a.Remote, a.Source, strconv.Itoa(a.Status)).Inc()
+			if bytes > 0 {
+				a.Metrics.BytesServed.WithLabelValues(a.Remote, a.Source).Add(float64(bytes))
+			}
+		}
+	})
+}
+
+// Options adds protocol-specific headers.
+type Options struct {
+	// ExtraHeaders are set on every successful answer (e.g. Docker-Content-Digest).
+	ExtraHeaders map[string]string
+	// NoDisposition omits Content-Disposition (registry answers).
+	NoDisposition bool
+}
+
+// Write sends res. It releases res in every case.
+func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
+	defer res.Release()
+	acc.Source, acc.Stale = res.Source, res.Stale
+	if res.Upstream != nil {
+		return writeUpstreamHead(c, res, acc, o)
+	}
+	a := res.Artifact
+	h := &c.Response().Header
+	h.Set("X-Artifact-Source", res.Source)
+	if res.Stale {
+		h.Set("X-Artifact-Stale", "true")
+	}
+	ctype := a.ContentType
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	h.Set("Content-Type", ctype)
+	if !o.NoDisposition {
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": cache.Filename(a.Path)}))
+	}
+	etag := a.ETag
+	if etag == "" && a.SHA256 != "" {
+		etag = `"` + a.SHA256 + `"`
+	}
+	if etag != "" {
+		h.Set("ETag", etag)
+	}
+	lm := a.LastModified
+	if lm == "" && !a.CachedAt.IsZero() && res.Source == "cache" {
+		lm = a.CachedAt.UTC().Format(http.TimeFormat)
+	}
+	if lm != "" {
+		h.Set("Last-Modified", lm)
+	}
+	if a.SHA256 != "" {
+		h.Set("X-Checksum-Sha256", a.SHA256)
+	}
+	for k, v := range o.ExtraHeaders {
+		h.Set(k, v)
+	}
+	if res.SizeKnown {
+		h.Set("Accept-Ranges", "bytes")
+	}
+	if notModified(c, etag, lm) {
+		c.Status(http.StatusNotModified)
+		acc.Status = http.StatusNotModified
+		acc.Finish(0, nil)
+		return nil
+	}
+	size := a.Size
+	if !res.SizeKnown {
+		size = -1
+	}
+	off, length, status, ok := parseRange(c, size, etag, lm)
+	if !ok {
+		h.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+		acc.Status = http.StatusRequestedRangeNotSatisfiable
+		acc.Finish(0, nil)
+		return c.Status(http.StatusRequestedRangeNotSatisfiable).JSON(fiber.Map{"error": "range not satisfiable", "remote": acc.Remote, "path": acc.Path})
+	}
+	if status == http.StatusPartialContent {
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+length-1, size))
+	}
+	c.Status(status)
+	acc.Status = status
+	if c.Method() == http.MethodHead {
+		if length >= 0 {
+			h.SetContentLength(int(length))
+		}
+		c.Context().Response.SkipBody = true
+		acc.Finish(0, nil)
+		return nil
+	}
+	body, err := res.Open(c.Context(), off, length)
+	if err != nil {
+		return err
+	}
+	c.Context().SetBodyStream(&countingBody{rc: body, acc: acc}, int(length))
+	return nil
+}
+
+// ErrBlobMissing is returned by Write when a cached blob vanished (retry after Forget).
+var ErrBlobMissing = errors.New("blob missing")
+
+func writeUpstreamHead(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
+	u := res.Upstream
+	h := &c.Response().Header
+	h.Set("X-Artifact-Source", "remote")
+	for _, k := range []string{"Content-Type", "ETag", "Last-Modified", "Docker-Content-Digest"} {
+		if v := u.Header.Get(k); v != "" {
+			h.Set(k, v)
+		}
+	}
+	if h.ContentType() == nil || len(h.ContentType()) == 0 {
+		h.Set("Content-Type", cache.DetectType("", cache.Filename(acc.Path), nil))
+	}
+	if !o.NoDisposition {
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": cache.Filename(acc.Path)}))
+	}
+	for k, v := range o.ExtraHeaders {
+		h.Set(k, v)
+	}
+	c.Status(http.StatusOK)
+	if u.ContentLength >= 0 {
+		h.SetContentLength(int(u.ContentLength))
+	}
+	c.Context().Response.SkipBody = true
+	acc.Status = http.StatusOK
+	acc.Finish(0, nil)
+	return nil
+}
+
+// countingBody counts bytes sent and finishes the access line when fasthttp
+// closes it (on success, client abort or write error).
+type countingBody struct {
+	rc  io.ReadCloser
+	acc *Access
+	n   int64
+	err error
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *countingBody) Close() error {
+	err := b.rc.Close()
+	b.acc.Finish(b.n, b.err)
+	return err
+}
+
+func notModified(c *fiber.Ctx, etag, lm string) bool {
+	if inm := c.Get("If-None-Match"); inm != "" {
+		if etag == "" {
+			return false
+		}
+		for _, t := range strings.Split(inm, ",") {
+			t = strings.TrimSpace(t)
+			if t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/") {
+				return true
+			}
+		}
+		return false
+	}
+	if ims := c.Get("If-Modified-Since"); ims != "" && lm != "" {
+		t1, err1 := http.ParseTime(ims)
+		t2, err2 := http.ParseTime(lm)
+		return err1 == nil && err2 == nil && !t2.After(t1)
+	}
+	return false
+}
+
+// parseRange handles a single byte range (RFC 9110 §14). Multi-range and
+// unparseable ranges are ignored (200 with the whole body), as allowed.
+func parseRange(c *fiber.Ctx, size int64, etag, lm string) (off, length int64, status int, ok bool) {
+	rh := c.Get("Range")
+	if rh == "" || size < 0 || !strings.HasPrefix(rh, "bytes=") || strings.Contains(rh, ",") {
+		return 0, size, http.StatusOK, true
+	}
+	if ir := c.Get("If-Range"); ir != "" && ir != etag && ir != lm {
+		return 0, size, http.StatusOK, true
+	}
+	spec := strings.TrimSpace(rh[len("bytes="):])
+	dash := strings.IndexByte(spec, '-')
+	if dash < 0 {
+		return 0, size, http.StatusOK, true
+	}
+	startS, endS := strings.TrimSpace(spec[:dash]), strings.TrimSpace(spec[dash+1:])
+	var start, end int64
+	switch {
+	case startS == "":
+		n, err := strconv.ParseInt(endS, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, size, http.StatusOK, true
+		}
+		if n > size {
+			n = size
+		}
+		start, end = size-n, size-1
+	default:
+		s, err := strconv.ParseInt(startS, 10, 64)
+		if err != nil || s < 0 {
+			return 0, size, http.StatusOK, true
+		}
+		start, end = s, size-1
+		if endS != "" {
+			e, err := strconv.ParseInt(endS, 10, 64)
+			if err != nil || e < s {
+				return 0, size, http.StatusOK, true
+			}
+			if e < size-1 {
+				end = e
+			}
+		}
+	}
+	if start >= size {
+		return 0, 0, 0, false
+	}
+	return start, end - start + 1, http.StatusPartialContent, true
+}

@@ -1,0 +1,43 @@
+package app
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"artifactapi/app/api"
+)
+
+// routes is the one route table.
+func (a *App) routes() *fiber.App {
+	f := fiber.New(fiber.Config{
+		AppName:               "artifactapi",
+		DisableStartupMessage: true,
+		StreamRequestBody:     true,
+		ReadBufferSize:        32 << 10, // registry tokens and long paths
+		ErrorHandler:          api.ErrorHandler,
+		// Large uploads stream to disk; the limit is enforced by the handler.
+		BodyLimit: 8 << 20,
+	})
+	h := api.New(api.Deps{
+		Config: a.Config, Engine: a.Engine, Upstream: a.Upstream, Meta: a.Meta, Admin: a.admin,
+		Log: a.log, Metrics: a.Metrics, Health: a.Health, Version: Version,
+	})
+	// /api is dispatched on the raw path, before the router normalises it,
+	// so that encoded traversal attempts are refused with 400 rather than
+	// silently resolved.
+	f.Use(func(c *fiber.Ctx) error {
+		if strings.HasPrefix(string(c.Request().URI().PathOriginal()), "/api/") {
+			return h.Artifact(c)
+		}
+		return c.Next()
+	})
+	f.Get("/", h.Root)
+	f.Get("/health", h.Health)
+	f.Get("/ready", h.Ready)
+	f.Get("/config", h.Config)
+	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
+	return f
+}
