@@ -1,0 +1,57 @@
+# artifactapi — see README.md. `make run` and `make test` are the two commands.
+SHELL := /bin/bash
+GOBIN := $(shell go env GOPATH)/bin
+MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+TEMPL_VERSION := v0.3.1100
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: run build test test-go test-e2e deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
+
+## run: the embedded default (SQLite + filesystem + in-process), sample remotes.yaml, :8000
+run:
+	go run . serve
+
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/artifactapi .
+
+migrate:
+	go run . migrate
+
+## deps: everything the tests need on a fresh Debian machine
+deps: deps-apt deps-minio
+
+deps-apt:
+	@missing=""; for p in docker-registry:docker-registry skopeo:skopeo nginx:nginx createrepo_c:createrepo-c dnf:dnf wrk:wrk chromium:chromium rpmbuild:rpm htpasswd:apache2-utils; do \
+	  bin=$${p%%:*}; pkg=$${p##*:}; command -v $$bin >/dev/null 2>&1 || [ -x /usr/sbin/$$bin ] || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+deps-minio:
+	@command -v minio >/dev/null 2>&1 || [ -x $(GOBIN)/minio ] || { echo "building MinIO from the Go module proxy (several minutes the first time)"; go install github.com/minio/minio@$(MINIO_VERSION); }
+
+## generate: templ components
+generate:
+	go tool templ generate
+
+check-generate:
+	@if [ -d views ] && ls views/*.templ >/dev/null 2>&1; then \
+	  go tool templ generate >/dev/null && git diff --exit-code -- views || { echo "generated templ files are stale: run make generate and commit"; exit 1; }; fi
+
+## test: every test — unit, integration on both backends, real clients, browser
+test: deps check-generate test-go test-e2e
+
+test-go:
+	scripts/with-services.sh go test -count=1 -timeout 30m ./...
+
+test-e2e:
+	@if [ -f e2e/package.json ]; then scripts/with-services.sh scripts/e2e.sh; fi
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	go vet ./...
+
+bench:
+	scripts/with-services.sh bench/run.sh
+
+clean:
+	rm -rf bin data
