@@ -31,10 +31,10 @@ MINIO_PID=$!
 cleanup() { kill "$MINIO_PID" 2>/dev/null || true; wait "$MINIO_PID" 2>/dev/null || true; rm -rf "$MINIO_DIR" "$MINIO_DIR.log"; }
 trap cleanup EXIT
 for i in $(seq 150); do
-  curl -sf "http://$TEST_MINIO_ENDPOINT/minio/health/live" >/dev/null && break
+  curl -sf "http://$TEST_MINIO_ENDPOINT/minio/health/ready" >/dev/null && break
   kill -0 "$MINIO_PID" 2>/dev/null || { cat "$MINIO_DIR.log" >&2; echo "FATAL: MinIO exited" >&2; exit 1; }
   sleep 0.2
 done
-curl -sf "http://$TEST_MINIO_ENDPOINT/minio/health/live" >/dev/null || { echo "FATAL: MinIO did not become healthy" >&2; exit 1; }
+curl -sf "http://$TEST_MINIO_ENDPOINT/minio/health/ready" >/dev/null || { echo "FATAL: MinIO did not become healthy" >&2; exit 1; }
 echo "services: postgres 127.0.0.1:5432, redis 127.0.0.1:6379, minio $TEST_MINIO_ENDPOINT"
 "$@"

@@ -123,12 +123,15 @@ func (r *spoolReader) Read(p []byte) (int, error) {
 		f := r.f
 		f.mu.Lock()
 		w, verified, failed, ch, file := f.written, f.verified, f.failed, f.changed, f.file
+		sized, size := f.sized, f.art.Size
 		f.mu.Unlock()
 		if failed != nil {
 			return 0, failed
 		}
 		limit := w
-		if !verified && limit > 0 {
+		// Hold back the final byte until the body is verified. While fewer
+		// bytes than Content-Length have arrived, the body cannot be complete.
+		if !verified && limit > 0 && (!sized || w >= size) {
 			limit--
 		}
 		if r.end >= 0 && limit > r.end {

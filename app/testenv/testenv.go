@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,6 +170,8 @@ func startMinIO() (MinIOParams, error) {
 	}
 	cmd := exec.Command(bin, "server", dir, "--address", addr, "--console-address", "127.0.0.1:0", "--quiet")
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER=testadmin", "MINIO_ROOT_PASSWORD=testadmin-secret", "MINIO_BROWSER=off")
+	// The server dies with the test process.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return MinIOParams{}, fmt.Errorf("start %s: %w", bin, err)
 	}
@@ -197,7 +200,7 @@ func MinIOBinary() (string, error) {
 func waitHealthy(addr string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
-		resp, err := http.Get("http://" + addr + "/minio/health/live")
+		resp, err := http.Get("http://" + addr + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
