@@ -42,6 +42,9 @@ type App struct {
 	admin    *api.Admin
 }
 
+// remote returns the current config of a remote, or nil.
+func (a *App) remote(name string) *config.Remote { return a.Config().Remotes.Remotes[name] }
+
 // Config returns the current configuration.
 func (a *App) Config() *config.Config { return a.cfg.Load() }
 
@@ -63,15 +66,22 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.Upstream = upstream.New(upstream.Timeouts{Connect: cfg.Env.ConnectTimeout, Header: cfg.Env.HeaderTimeout, Idle: cfg.Env.IdleTimeout}, "artifactapi/"+Version)
+	var quota *cache.Quota
 	eng, err := cache.New(ctx, cache.Options{
 		Meta: a.Meta, Blobs: a.Blobs, Coord: a.Coord, Metrics: a.Metrics, Log: log,
 		SpoolDir: filepath.Join(cfg.Env.DataDir, "spool"),
+		OnCommit: func(ctx context.Context, art db.Artifact) {
+			if _, err := quota.Enforce(ctx, art.Remote); err != nil {
+				log.Warn("quota enforcement failed", "remote", art.Remote, "err", err)
+			}
+		},
 	})
 	if err != nil {
 		a.closeBackends()
 		return nil, err
 	}
 	a.Engine = eng
+	quota = cache.NewQuota(eng, a.remote)
 	a.Fiber = a.routes()
 	return a, nil
 }

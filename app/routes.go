@@ -38,6 +38,8 @@ func (a *App) routes() *fiber.App {
 	f.Get("/health", h.Health)
 	f.Get("/ready", h.Ready)
 	f.Get("/config", h.Config)
+	f.Get("/artifacts/:remote", h.Artifacts)
+	f.Post("/evict", a.admin.RequireAdmin, h.Evict)
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
 	return f
 }

@@ -34,6 +34,8 @@ type Meta interface {
 	DeleteArtifact(ctx context.Context, remote, path string) (db.Artifact, error)
 	SetExpiry(ctx context.Context, remote, path string, expires time.Time) error
 	RecordHits(ctx context.Context, hits []db.Hit) error
+	ListArtifacts(ctx context.Context, q db.ListQuery) (db.ListPage, error)
+	Totals(ctx context.Context, remote, q string) (db.Totals, error)
 }
 
 // Origin fetches one artifact from its upstream.
