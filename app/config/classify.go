@@ -128,7 +128,7 @@ func (e *PathError) Error() string { return "invalid path: " + e.Reason }
 // remote name into the canonical artifact path: decoded, without leading
 // slashes, cleaned. It refuses anything that could escape the remote's base
 // URL: ".." segments, NUL and other control characters, backslashes,
-// over-long paths and invalid escapes.
+// over-long paths and invalid escapes. An encoded '?' is refused too.
 func CleanPath(raw string) (string, error) {
 	if len(raw) > MaxPathLen {
 		return "", &PathError{"path too long"}
@@ -139,6 +139,11 @@ func CleanPath(raw string) (string, error) {
 	}
 	if strings.ContainsRune(dec, '\\') {
 		return "", &PathError{"backslash not allowed"}
+	}
+	// The cache key is path + "?" + query: a decoded '?' would make
+	// "/a%3Fb" and "/a?b" (two upstream resources) share one entry.
+	if strings.ContainsRune(dec, '?') {
+		return "", &PathError{"encoded '?' not allowed in the path"}
 	}
 	for _, c := range dec {
 		if c < 0x20 || c == 0x7f {

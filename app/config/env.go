@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -200,16 +201,8 @@ func (c *Config) Secrets() []string {
 	}
 	add(c.Env.AdminToken)
 	add(c.Env.MinIOSecretKey)
-	if u, err := url.Parse(c.Env.DatabaseURL); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			add(pw)
-		}
-	}
-	if u, err := url.Parse(c.Env.RedisURL); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			add(pw)
-		}
-	}
+	add(dsnPassword(c.Env.DatabaseURL))
+	add(dsnPassword(c.Env.RedisURL))
 	if c.Remotes != nil {
 		for _, r := range c.Remotes.Remotes {
 			add(r.Password)
@@ -218,16 +211,36 @@ func (c *Config) Secrets() []string {
 	return s
 }
 
-// RedactURL removes the password from a URL string.
+// kvPassword finds a password in a keyword/value DSN ("host=db password=x")
+// or a URL query ("?password=x").
+var kvPassword = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'&]+)`)
+
+// dsnPassword returns the password of a URL or keyword/value DSN ("" when none).
+func dsnPassword(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			return pw
+		}
+	}
+	if m := kvPassword.FindStringSubmatch(s); m != nil {
+		if v := m[2]; strings.HasPrefix(v, "'") {
+			return strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(v[1 : len(v)-1])
+		}
+		return m[2]
+	}
+	return ""
+}
+
+// RedactURL removes the password from a URL string or keyword/value DSN.
 func RedactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
+	if err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+			s = u.String()
+		}
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "REDACTED")
-	}
-	return u.String()
+	return kvPassword.ReplaceAllString(s, "${1}REDACTED")
 }
 
 // Redacted returns the effective configuration as JSON-ready data with every

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"regexp"
 	"regexp/syntax"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -102,12 +104,70 @@ func ParseRemotes(name string, b []byte) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &ValidationError{File: name, Problems: []string{yamlProblem(err)}}
+		return nil, &ValidationError{File: name, Problems: yamlProblems(b, err)}
 	}
 	if probs := f.validate(); len(probs) > 0 {
 		return nil, &ValidationError{File: name, Problems: probs}
 	}
 	return &f, nil
+}
+
+// yamlProblems splits a decode error into one problem per field, each
+// naming the remote whose definition holds the offending line.
+func yamlProblems(b []byte, err error) []string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return []string{yamlProblem(err)}
+	}
+	owner := remoteAtLine(b)
+	probs := make([]string, 0, len(te.Errors))
+	for _, e := range te.Errors {
+		msg := yamlProblem(errors.New(e))
+		var line int
+		if _, err := fmt.Sscanf(e, "line %d:", &line); err == nil && owner(line) != "" {
+			msg = fmt.Sprintf("remote %q: %s", owner(line), msg)
+		}
+		probs = append(probs, msg)
+	}
+	return probs
+}
+
+// remoteAtLine maps a line of a remotes file to the remote defined there.
+func remoteAtLine(b []byte) func(line int) string {
+	type span struct {
+		name     string
+		from, to int
+	}
+	var spans []span
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) == nil && len(doc.Content) == 1 {
+		top := doc.Content[0].Content
+		for i := 0; i+1 < len(top); i += 2 {
+			if top[i].Value != "remotes" {
+				continue
+			}
+			rs := top[i+1].Content
+			for j := 0; j+1 < len(rs); j += 2 {
+				spans = append(spans, span{rs[j].Value, rs[j].Line, lastLine(rs[j+1])})
+			}
+		}
+	}
+	return func(line int) string {
+		for _, s := range spans {
+			if line >= s.from && line <= s.to {
+				return s.name
+			}
+		}
+		return ""
+	}
+}
+
+func lastLine(n *yaml.Node) int {
+	l := n.Line
+	for _, c := range n.Content {
+		l = max(l, lastLine(c))
+	}
+	return l
 }
 
 func yamlProblem(err error) string {
@@ -234,7 +294,9 @@ func patternError(err error) string {
 	var se *syntax.Error
 	if errors.As(err, &se) {
 		switch {
-		case se.Code == syntax.ErrInvalidPerlOp && strings.HasPrefix(se.Expr, "(?<"):
+		// Go reports "(?<=" as a malformed named capture "(?<name>".
+		case (se.Code == syntax.ErrInvalidPerlOp || se.Code == syntax.ErrInvalidNamedCapture) &&
+			(strings.HasPrefix(se.Expr, "(?<=") || strings.HasPrefix(se.Expr, "(?<!")):
 			return "look-behind (?<=, ?<!) is not supported by RE2"
 		case se.Code == syntax.ErrInvalidPerlOp && (strings.HasPrefix(se.Expr, "(?=") || strings.HasPrefix(se.Expr, "(?!")):
 			return "look-ahead (?=, ?!) is not supported by RE2"
@@ -305,8 +367,8 @@ func ParseSize(s string) (int64, error) {
 			}
 		}
 	}
-	var n float64
-	if _, err := fmt.Sscanf(s, "%g", &n); err != nil || n < 0 {
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 || math.IsNaN(n) || n*float64(mul) >= math.MaxInt64 {
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
 	return int64(n * float64(mul)), nil
