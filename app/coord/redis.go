@@ -2,10 +2,9 @@ package coord
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/bsm/redislock"
 	"net/url"
 	"strings"
 	"sync"
@@ -20,13 +19,6 @@ const (
 	redisLockNS    = "lock:"
 	redisValueNS   = "kv:"
 	redisChannelNS = "ch:"
-)
-
-// The lock algorithm is the one of github.com/bsm/redislock: SET NX PX with a
-// random token; refresh and release compare the token atomically in Lua.
-var (
-	luaRefresh = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`)
-	luaRelease = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`)
 )
 
 // Redis is a Coordinator backed by a Redis server shared by all replicas.
@@ -163,33 +155,22 @@ func redisTTL(ttl time.Duration) time.Duration {
 	return ttl
 }
 
-func newToken() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
-}
-
 // TryLock takes the named lock for ttl without retrying. ErrNotObtained if held.
 func (r *Redis) TryLock(ctx context.Context, key string, ttl time.Duration) (Lock, error) {
 	ttl, err := lockTTL(ttl)
 	if err != nil {
 		return nil, err
 	}
-	token, err := newToken()
-	if err != nil {
-		return nil, r.wrap("lock token", err)
+	// github.com/bsm/redislock: SET NX PX with a random token; refresh and
+	// release compare the token atomically. No retry: callers wait themselves.
+	l, err := redislock.Obtain(ctx, r.client, r.prefix+redisLockNS+key, ttl, nil)
+	if errors.Is(err, redislock.ErrNotObtained) {
+		return nil, ErrNotObtained
 	}
-	k := r.prefix + redisLockNS + key
-	ok, err := r.client.SetNX(ctx, k, token, ttl).Result()
 	if err != nil {
 		return nil, r.wrap("lock", err)
 	}
-	if !ok {
-		return nil, ErrNotObtained
-	}
-	return &redisLock{r: r, key: k, token: token}, nil
+	return &redisLock{r: r, l: l}, nil
 }
 
 // Locked reports whether the lock key exists.
@@ -202,9 +183,8 @@ func (r *Redis) Locked(ctx context.Context, key string) (bool, error) {
 }
 
 type redisLock struct {
-	r     *Redis
-	key   string
-	token string
+	r *Redis
+	l *redislock.Lock
 }
 
 // Refresh extends the lock to ttl from now, or returns ErrLockLost if the key
@@ -214,12 +194,12 @@ func (l *redisLock) Refresh(ctx context.Context, ttl time.Duration) error {
 	if err != nil {
 		return err
 	}
-	n, err := luaRefresh.Run(ctx, l.r.client, []string{l.key}, l.token, ttl.Milliseconds()).Int64()
+	err = l.l.Refresh(ctx, ttl, nil)
+	if errors.Is(err, redislock.ErrNotObtained) {
+		return ErrLockLost
+	}
 	if err != nil {
 		return l.r.wrap("refresh", err)
-	}
-	if n != 1 {
-		return ErrLockLost
 	}
 	return nil
 }
@@ -227,10 +207,11 @@ func (l *redisLock) Refresh(ctx context.Context, ttl time.Duration) error {
 // Release deletes the lock key only if it still holds this holder's token;
 // a lock no longer held is not an error.
 func (l *redisLock) Release(ctx context.Context) error {
-	if _, err := luaRelease.Run(ctx, l.r.client, []string{l.key}, l.token).Result(); err != nil {
-		return l.r.wrap("release", err)
+	err := l.l.Release(ctx)
+	if err == nil || errors.Is(err, redislock.ErrLockNotHeld) {
+		return nil
 	}
-	return nil
+	return l.r.wrap("release", err)
 }
 
 type redisSub struct {
