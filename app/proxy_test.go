@@ -453,3 +453,49 @@ func TestBrokenUpstreamCachesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamingAcrossReplicas proves that a client of a second replica
+// streams a download the first replica is running: it receives bytes
+// before the upstream has sent the whole body, and the upstream is asked once.
+func TestStreamingAcrossReplicas(t *testing.T) {
+	o := newOrigin(t)
+	body := randBody(4<<20, 7)
+	f := o.set("/files/shared.bin", body)
+	f.gate, f.sentHalf = make(chan struct{}), make(chan struct{})
+	b := apptest.NewBackends(t, apptest.Production)
+	a := apptest.Start(t, b, apptest.Options{Remotes: remotesFor(o, "")})
+	c := apptest.Start(t, b, apptest.Options{Remotes: remotesFor(o, "")})
+	half := len(body) / 2
+	readHalf := func(in *apptest.Instance) (*http.Response, []byte) {
+		resp, err := http.Get(in.URL + "/api/gen/files/shared.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, half)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			t.Fatal(err)
+		}
+		return resp, buf
+	}
+	r1, b1 := readHalf(a)
+	defer r1.Body.Close()
+	r2, b2 := readHalf(c) // only possible while the gate is closed if c relays a's download
+	defer r2.Body.Close()
+	close(f.gate)
+	rest1, err1 := io.ReadAll(r1.Body)
+	rest2, err2 := io.ReadAll(r2.Body)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if sha(append(b1, rest1...)) != sha(body) || sha(append(b2, rest2...)) != sha(body) {
+		t.Fatal("bodies differ")
+	}
+	if n := o.count("/files/shared.bin"); n != 1 {
+		t.Fatalf("upstream GETs = %d, want 1", n)
+	}
+	settle(t, a)
+	settle(t, c)
+	if _, h, got := c.Get(t, "/api/gen/files/shared.bin", nil); h.Get("X-Artifact-Source") != "cache" || sha(got) != sha(body) {
+		t.Fatalf("second replica after commit: %s", h.Get("X-Artifact-Source"))
+	}
+}

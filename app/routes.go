@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"artifactapi/app/api"
+	"artifactapi/app/cache"
 )
 
 // routes is the one route table.
@@ -16,7 +17,6 @@ func (a *App) routes() *fiber.App {
 		AppName:               "artifactapi",
 		DisableStartupMessage: true,
 		StreamRequestBody:     true,
-		ReadBufferSize:        32 << 10, // registry tokens and long paths
 		ErrorHandler:          api.ErrorHandler,
 		// Large uploads stream to disk; the limit is enforced by the handler.
 		BodyLimit: 8 << 20,
@@ -40,6 +40,7 @@ func (a *App) routes() *fiber.App {
 	f.Get("/config", h.Config)
 	f.Get("/artifacts/:remote", h.Artifacts)
 	f.Post("/evict", a.admin.RequireAdmin, h.Evict)
+	f.Get(cache.PeerPath+":id", h.PeerFill)
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
 	return f
 }

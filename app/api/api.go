@@ -48,10 +48,17 @@ type Handler struct{ d Deps }
 func New(d Deps) *Handler { return &Handler{d: d} }
 
 // Admin checks the admin credential: Bearer, or Basic with any user name.
-type Admin struct{ token []byte }
+type Admin struct{ token, peer []byte }
 
 // NewAdmin returns a checker for token.
-func NewAdmin(token string) *Admin { return &Admin{token: []byte(token)} }
+func NewAdmin(token string) *Admin {
+	return &Admin{token: []byte(token), peer: []byte(cache.PeerToken(token))}
+}
+
+// MatchPeer checks a replica credential (derived from the admin token).
+func (a *Admin) MatchPeer(got string) bool {
+	return len(a.token) > 0 && subtle.ConstantTimeCompare([]byte(got), a.peer) == 1
+}
 
 // Allowed reports whether the request carries the admin credential.
 func (a *Admin) Allowed(c *fiber.Ctx) bool {

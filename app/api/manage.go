@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"artifactapi/app/cache"
+	"artifactapi/app/httpserve"
 )
 
 // Root answers GET /: name, version and remotes; browsers go to the dashboard.
@@ -58,4 +61,18 @@ func (h *Handler) Config(c *fiber.Ctx) error {
 		backends[k] = v.Backend
 	}
 	return c.JSON(h.d.Config().Redacted(backends))
+}
+
+// PeerFill serves a download running in this replica to another replica
+// (cross-replica streaming). It needs the replica credential.
+func (h *Handler) PeerFill(c *fiber.Ctx) error {
+	if !h.d.Admin.MatchPeer(c.Get(cache.PeerHeader)) {
+		return c.Status(http.StatusForbidden).JSON(fiber.Map{"error": "replica credential required"})
+	}
+	res, ok := h.d.Engine.PeerResult(c.Params("id"))
+	if !ok {
+		return c.Status(http.StatusNotFound).JSON(fiber.Map{"error": "no such download in progress"})
+	}
+	acc := &httpserve.Access{Log: h.d.Log, Remote: res.Artifact.Remote, Path: res.Artifact.Path, Method: "PEER", Source: "peer", Start: time.Now()}
+	return httpserve.Write(c, res, acc, httpserve.Options{NoDisposition: true})
 }

@@ -88,7 +88,11 @@ func Start(t testing.TB, b *Backends, o Options) *Instance {
 	if err := os.WriteFile(remotes, []byte(o.Remotes), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"DATA_DIR": dir, "REMOTES_CONFIG": remotes, "ADMIN_TOKEN": AdminToken,
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATA_DIR": dir, "ADVERTISE_URL": "http://" + ln.Addr().String(), "REMOTES_CONFIG": remotes, "ADMIN_TOKEN": AdminToken,
 		"UPSTREAM_CONNECT_TIMEOUT": "2s", "UPSTREAM_HEADER_TIMEOUT": "10s", "UPSTREAM_IDLE_TIMEOUT": "10s", "SHUTDOWN_TIMEOUT": "20s"}
 	for k, v := range b.Env {
 		env[k] = v
@@ -111,11 +115,8 @@ func Start(t testing.TB, b *Backends, o Options) *Instance {
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		cancel()
+		ln.Close()
 		t.Fatalf("start app: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	in := &Instance{App: a, URL: "http://" + ln.Addr().String(), DataDir: dir, Logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { in.done <- a.Serve(ctx, ln) }()

@@ -60,11 +60,12 @@ func (e *Engine) download(ctx context.Context, f *fill) string {
 		return "http_" + strconv.Itoa(resp.StatusCode)
 	}
 	defer resp.Body.Close()
-	return e.stream(ctx, f, resp)
+	return e.stream(ctx, f, resp, true)
 }
 
-// stream spools the body, publishing progress to readers, then verifies and commits.
-func (e *Engine) stream(ctx context.Context, f *fill, resp *upstream.Response) string {
+// stream spools the body, publishing progress to readers, then verifies and
+// (when commit is set; a replica relaying a peer's download does not) commits.
+func (e *Engine) stream(ctx context.Context, f *fill, resp *upstream.Response, commit bool) string {
 	req := f.req
 	file, err := os.CreateTemp(e.o.SpoolDir, "fill-*")
 	if err != nil {
@@ -109,6 +110,10 @@ func (e *Engine) stream(ctx context.Context, f *fill, resp *upstream.Response) s
 	f.update(func() {
 		f.art, f.sized, f.written, f.ready = art, resp.ContentLength >= 0, int64(n), true
 	})
+	if commit {
+		stopAdvert := e.advertise(ctx, f)
+		defer stopAdvert()
+	}
 	// Copy the rest, publishing progress per chunk.
 	buf := make([]byte, 256<<10)
 	total := int64(n)
@@ -147,6 +152,9 @@ func (e *Engine) stream(ctx context.Context, f *fill, resp *upstream.Response) s
 	art.Size, art.SHA256 = total, sum
 	art.ExpiresAt = e.expiry(req.Remote, req.Verdict.Kind)
 	f.update(func() { f.art, f.sized, f.verified = art, true, true })
+	if !commit {
+		return "relayed"
+	}
 	if err := e.commit(ctx, f, art); err != nil {
 		e.o.Metrics.Errors.WithLabelValues("storage").Inc()
 		e.o.Log.Error("commit failed; artifact not cached", "remote", req.Remote.Name, "path", req.Path, "err", err)

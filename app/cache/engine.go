@@ -81,6 +81,14 @@ type Options struct {
 	HitFlush time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// PeerURL is this replica's base URL as other replicas reach it
+	// (ADVERTISE_URL). When set, replicas stream a download that another
+	// replica is running instead of waiting for its commit.
+	PeerURL string
+	// PeerSecret authenticates replicas to each other.
+	PeerSecret string
+	// Peers is the HTTP client used to reach other replicas.
+	Peers *upstream.Client
 	// OnCommit is called after an artifact is committed (quota enforcement).
 	OnCommit func(ctx context.Context, a db.Artifact)
 }

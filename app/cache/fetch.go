@@ -61,6 +61,12 @@ func (e *Engine) fetch(ctx context.Context, req Request, prev *db.Artifact) (*Re
 		}
 		return e.hit(a, stale), nil
 	}
+	res := streamResult(f, art, sized)
+	return res, nil
+}
+
+// streamResult reads f's spool; it owns one reference to f.
+func streamResult(f *fill, art db.Artifact, sized bool) *Result {
 	res := &Result{Source: "remote", Artifact: art, SizeKnown: sized}
 	var releaseOnce sync.Once
 	res.release = func() { releaseOnce.Do(f.unref) }
@@ -72,7 +78,7 @@ func (e *Engine) fetch(ctx context.Context, req Request, prev *db.Artifact) (*Re
 		}
 		return &spoolReader{f: f, off: off, end: end, closed: make(chan struct{})}, nil
 	}
-	return res, nil
+	return res
 }
 
 // lead runs one fill to completion on a detached context: a client that
@@ -130,6 +136,10 @@ func (e *Engine) waitRemote(ctx context.Context, f *fill) bool {
 	}
 	// Re-check after subscribing: the leader may have finished before we listened.
 	if e.resolvedElsewhere(ctx, f) {
+		return true
+	}
+	// Stream from the replica that is downloading, when it advertises itself.
+	if e.relayFromPeer(ctx, f) {
 		return true
 	}
 	tick := time.NewTicker(500 * time.Millisecond)

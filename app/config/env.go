@@ -20,6 +20,7 @@ type EnvVar struct {
 var EnvVars = []EnvVar{
 	{Name: "PORT", Default: "8000", Help: "port to listen on (ignored when LISTEN_ADDR is set)"},
 	{Name: "LISTEN_ADDR", Default: ":8000", Help: "address to listen on"},
+	{Name: "ADVERTISE_URL", Help: "this replica's base URL as other replicas reach it (e.g. http://$(POD_IP):8000); lets replicas stream each other's running downloads"},
 	{Name: "REMOTES_CONFIG", Default: "remotes.yaml", Help: "path of the remotes file"},
 	{Name: "DATA_DIR", Default: "./data", Help: "embedded SQLite, filesystem blobs and download spool"},
 	{Name: "DBHOST", Help: "PostgreSQL host (enables PostgreSQL)"},
@@ -50,9 +51,10 @@ var EnvVars = []EnvVar{
 
 // Env is the runtime configuration read from the environment.
 type Env struct {
-	ListenAddr  string
-	RemotesPath string
-	DataDir     string
+	ListenAddr   string
+	AdvertiseURL string
+	RemotesPath  string
+	DataDir      string
 
 	DatabaseURL string // PostgreSQL DSN; "" = embedded SQLite
 	DBHost      string
@@ -96,6 +98,12 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	e.ListenAddr = get("LISTEN_ADDR", "")
 	if e.ListenAddr == "" {
 		e.ListenAddr = ":" + get("PORT", "8000")
+	}
+	e.AdvertiseURL = get("ADVERTISE_URL", "")
+	if e.AdvertiseURL != "" {
+		if u, err := url.Parse(e.AdvertiseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			probs = append(probs, fmt.Sprintf("ADVERTISE_URL: %q is not an http(s) URL", e.AdvertiseURL))
+		}
 	}
 	e.RemotesPath = get("REMOTES_CONFIG", "remotes.yaml")
 	e.DataDir = get("DATA_DIR", "./data")
@@ -272,7 +280,7 @@ func (c *Config) Redacted(backends map[string]string) map[string]any {
 	}
 	e := c.Env
 	env := map[string]any{
-		"listen_addr": e.ListenAddr, "remotes_config": e.RemotesPath, "data_dir": e.DataDir,
+		"listen_addr": e.ListenAddr, "advertise_url": e.AdvertiseURL, "remotes_config": e.RemotesPath, "data_dir": e.DataDir,
 		"minio_bucket": e.MinIOBucket, "minio_endpoint": e.MinIOEndpoint, "minio_secure": e.MinIOSecure,
 		"log_format": e.LogFormat, "upstream_connect_timeout": e.ConnectTimeout.String(),
 		"upstream_header_timeout": e.HeaderTimeout.String(), "upstream_idle_timeout": e.IdleTimeout.String(),
