@@ -1,0 +1,103 @@
+package app_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"artifactapi/app/apptest"
+	"artifactapi/app/testenv"
+)
+
+// TestRedirectNeverCarriesCredentials: the remote's credentials go to its own
+// host only, never to the host a redirect points at (GitHub → CDN).
+func TestRedirectNeverCarriesCredentials(t *testing.T) {
+	var mu sync.Mutex
+	var cdnAuth []string
+	cdn := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		cdnAuth = append(cdnAuth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Write([]byte("payload from cdn"))
+	})}
+	cdnLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	go cdn.Serve(cdnLn)
+	defer cdn.Close()
+	var originAuth string
+	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, _ := r.BasicAuth()
+		mu.Lock()
+		originAuth = user + ":" + pass
+		mu.Unlock()
+		http.Redirect(w, r, "http://"+cdnLn.Addr().String()+"/blob?sig=abc", http.StatusFound)
+	})}
+	originLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	go origin.Serve(originLn)
+	defer origin.Close()
+	remotes := fmt.Sprintf(`remotes:
+  gh:
+    base_url: "http://%s"
+    username: "robot"
+    password: "redirect-secret-pw"
+`, originLn.Addr())
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Embedded), apptest.Options{Remotes: remotes})
+	st, _, b := in.Get(t, "/api/gh/releases/download/v1/tool.tar.gz", nil)
+	if st != 200 || string(b) != "payload from cdn" {
+		t.Fatalf("redirected download: %d %q", st, b)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if originAuth != "robot:redirect-secret-pw" {
+		t.Fatalf("origin did not get the remote's credentials: %q", originAuth)
+	}
+	if len(cdnAuth) != 1 || cdnAuth[0] != "" {
+		t.Fatalf("credentials leaked to the redirect target: %q", cdnAuth)
+	}
+}
+
+func TestQueryStringIsForwardedAndKeyed(t *testing.T) {
+	o := newOrigin(t)
+	o.set("/files/q.bin?v=1", []byte("one"))
+	o.set("/files/q.bin?v=2", []byte("two"))
+	in := start(t, apptest.Embedded, o)
+	for _, c := range []struct{ q, want string }{{"v=1", "one"}, {"v=2", "two"}, {"v=1", "one"}} {
+		settle(t, in)
+		if _, _, b := in.Get(t, "/api/gen/files/q.bin?"+c.q, nil); string(b) != c.want {
+			t.Fatalf("?%s → %q", c.q, b)
+		}
+	}
+	if o.count("/files/q.bin?v=1") != 1 || o.count("/files/q.bin?v=2") != 1 {
+		t.Fatal("query variants not cached separately")
+	}
+}
+
+// TestUpstreamStallIsBounded: an upstream that stops sending mid-body is cut
+// after UPSTREAM_IDLE_TIMEOUT and nothing is cached.
+func TestUpstreamStallIsBounded(t *testing.T) {
+	o := newOrigin(t)
+	f := o.set("/files/stall.bin", randBody(200_000, 10))
+	f.gate, f.sentHalf = make(chan struct{}), make(chan struct{}) // never opened
+	defer close(f.gate)
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Embedded), apptest.Options{Remotes: remotesFor(o, ""),
+		Env: map[string]string{"UPSTREAM_IDLE_TIMEOUT": "300ms"}})
+	start := time.Now()
+	resp, err := http.Get(in.URL + "/api/gen/files/stall.bin")
+	if err == nil {
+		_, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr == nil {
+			t.Fatal("a stalled download completed")
+		}
+	}
+	testenv.Eventually(t, 10*time.Second, "stalled download abandoned", func() bool { return in.App.Engine.InFlight() == 0 })
+	if time.Since(start) > 8*time.Second {
+		t.Fatalf("stall not bounded by the idle timeout")
+	}
+	if _, ok := artifact(t, in, "gen", "files/stall.bin"); ok {
+		t.Fatal("stalled download cached")
+	}
+}
