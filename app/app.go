@@ -157,7 +157,7 @@ func (a *App) Health(ctx context.Context) map[string]api.Component {
 // Serve listens on addr until ctx ends, then shuts down gracefully.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- a.Fiber.Listener(newStallListener(ln, a.Config().Env.ClientIdle)) }()
+	go func() { errc <- a.Fiber.Listener(newStallListener(tlsRefusingListener{ln}, a.Config().Env.ClientIdle)) }()
 	select {
 	case err := <-errc:
 		return err

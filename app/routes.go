@@ -9,6 +9,7 @@ import (
 
 	"artifactapi/app/api"
 	"artifactapi/app/cache"
+	"artifactapi/app/registry"
 )
 
 // routes is the one route table.
@@ -17,6 +18,7 @@ func (a *App) routes() *fiber.App {
 		AppName:               "artifactapi",
 		DisableStartupMessage: true,
 		StreamRequestBody:     true,
+		ReadBufferSize:        32 << 10, // registry tokens and long paths
 		ErrorHandler:          api.ErrorHandler,
 		// Large uploads stream to disk; the limit is enforced by the handler.
 		BodyLimit: 8 << 20,
@@ -34,6 +36,7 @@ func (a *App) routes() *fiber.App {
 		}
 		return c.Next()
 	})
+	registry.Mount(f, registry.Deps{Config: a.Config, Engine: a.Engine, Upstream: a.Upstream, Log: a.log, Metrics: a.Metrics})
 	f.Get("/", h.Root)
 	f.Get("/health", h.Health)
 	f.Get("/ready", h.Ready)

@@ -13,6 +13,9 @@ type Error struct {
 	Status int
 	Msg    string
 	Err    error // cause, for logs only: never shown to clients
+	// Upstream is the upstream's HTTP status when the error is its answer
+	// (a surface may map it, e.g. 401/403 to the registry's DENIED).
+	Upstream int
 }
 
 func (e *Error) Error() string {
@@ -74,15 +77,17 @@ func upstreamErr(err error) error {
 
 // statusErr maps an upstream HTTP error status to the client's (404 → 404, 5xx → 502).
 func statusErr(status int) error {
+	e := &Error{Status: http.StatusBadGateway, Upstream: status,
+		Msg: fmt.Sprintf("unexpected upstream answer (HTTP %d)", status)}
 	switch {
 	case status == http.StatusNotFound || status == http.StatusGone:
-		return &Error{Status: http.StatusNotFound, Msg: "not found upstream"}
+		e.Status, e.Msg = http.StatusNotFound, "not found upstream"
 	case status == http.StatusTooManyRequests:
-		return &Error{Status: http.StatusTooManyRequests, Msg: "upstream rate limit"}
+		e.Status, e.Msg = http.StatusTooManyRequests, "upstream rate limit"
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return &Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("upstream refused access (HTTP %d)", status)}
+		e.Msg = fmt.Sprintf("upstream refused access (HTTP %d)", status)
 	case status >= 500:
-		return &Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("upstream error (HTTP %d)", status)}
+		e.Msg = fmt.Sprintf("upstream error (HTTP %d)", status)
 	}
-	return &Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("unexpected upstream answer (HTTP %d)", status)}
+	return e
 }

@@ -90,6 +90,13 @@ type Verdict struct {
 func (r *Remote) Classify(p string) Verdict {
 	for _, m := range r.compiled.mutable {
 		if m.re.MatchString(p) {
+			// Docker: immutable_patterns choose which images pass (SEED.md
+			// "Restricting which images are cached"), so a built-in mutable
+			// match (tag manifest, tag list) of an image no immutable pattern
+			// names is denied like its blobs.
+			if m.builtin && r.Package == PackageDocker && len(r.compiled.immutable) > 0 && !r.matchesImmutable(p) {
+				return Verdict{Allowed: false, Kind: "denied", Source: "no match"}
+			}
 			src := "mutable_patterns"
 			if m.builtin {
 				src = "package default"
@@ -106,6 +113,15 @@ func (r *Remote) Classify(p string) Verdict {
 		}
 	}
 	return Verdict{Allowed: false, Kind: "denied", Source: "no match"}
+}
+
+func (r *Remote) matchesImmutable(p string) bool {
+	for _, m := range r.compiled.immutable {
+		if m.re.MatchString(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // TTLSeconds returns the TTL for a verdict's kind.

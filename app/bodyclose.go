@@ -1,0 +1,17 @@
+package app
+
+import "github.com/gofiber/fiber/v2"
+
+// closeUnreadBody closes the connection after a request that carried a body.
+// Request bodies are streamed (StreamRequestBody) and fasthttp never drains
+// what a handler leaves unread: the rest of an upload refused early (401,
+// 405, 409, 413…) would be parsed as the next request on the same connection,
+// a request-smuggling hole behind any keep-alive reverse proxy. Requests
+// without a body (every GET and HEAD) keep their connection.
+func closeUnreadBody(c *fiber.Ctx) error {
+	err := c.Next()
+	if c.Request().Header.ContentLength() != 0 && c.Context().RequestBodyStream() != nil {
+		c.Context().SetConnectionClose()
+	}
+	return err
+}

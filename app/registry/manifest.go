@@ -1,0 +1,151 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"artifactapi/app/blob"
+	"artifactapi/app/cache"
+	"artifactapi/app/oci"
+)
+
+// manifest answers GET and HEAD /v2/<name>/manifests/<reference>.
+//
+// Manifests are small, so both methods fill the cache with a GET: a HEAD
+// (how containerd resolves a tag) then also records tag → digest, which is
+// what lets a cached tag pull while the upstream is down. The body is read
+// whole to compute Docker-Content-Digest, which is sent on every answer.
+func (h *Handler) manifest(r request) error {
+	ref, err := oci.ParseReference(r.route.Ref)
+	if errors.Is(err, oci.ErrDigestInvalid) {
+		return r.fail(Fail(CodeDigestInvalid, "invalid digest", map[string]string{"reference": r.route.Ref}))
+	}
+	if err != nil {
+		return r.fail(Fail(CodeManifestUnknown, "invalid tag", map[string]string{"reference": r.route.Ref}))
+	}
+	p := r.t.Name + "/manifests/" + ref.String()
+	r.acc.Path = p
+	v, oe := r.classify(p)
+	if oe != nil {
+		return r.fail(oe)
+	}
+	var accepts []string
+	for _, v := range r.c.Request().Header.PeekAll("Accept") {
+		accepts = append(accepts, string(v))
+	}
+	accept, acceptable := negotiate(accepts)
+	base, err := newOrigin(h.d.Upstream, r.t.Remote, p, "", accept)
+	if err != nil {
+		return r.fail(toOCI(err, oci.KindManifest, r.detail()))
+	}
+	mo := &manifestOrigin{origin: base, recent: h.recent, log: h.d.Log, metrics: h.d.Metrics, remote: r.t.Remote.Name}
+	req := cache.Request{Remote: r.t.Remote, Path: p, Verdict: v, Method: http.MethodGet, Origin: &tagOrigin{mo}, Acceptable: acceptable}
+	if ref.IsDigest() {
+		// Content is fixed by the digest: any Accept gets the same bytes.
+		mo.hint = recentKey(r.t.Remote.Name, r.t.Name, ref.Digest.String())
+		req.Origin, req.ExpectDigest, req.Acceptable = mo, ref.Digest.String(), nil
+	}
+	ctx := r.c.Context()
+	var res *cache.Result
+	var body []byte
+	for attempt := 0; ; attempt++ {
+		res, err = h.d.Engine.Get(ctx, req)
+		if err != nil {
+			return r.fail(toOCI(err, oci.KindManifest, r.detail()))
+		}
+		body, err = readManifest(ctx, res)
+		if errors.Is(err, blob.ErrNotFound) && res.Source == "cache" && attempt == 0 {
+			// The blob vanished under its metadata: forget it and fetch again.
+			h.d.Engine.Forget(ctx, r.t.Remote.Name, p)
+			continue
+		}
+		if err != nil {
+			return r.fail(toOCI(err, oci.KindManifest, r.detail()))
+		}
+		break
+	}
+	sum := sha256.Sum256(body)
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	if ref.IsDigest() && digest != ref.Digest.String() {
+		// Only a corrupted stored copy can get here (fills are verified).
+		h.d.Engine.Forget(ctx, r.t.Remote.Name, p)
+		return r.fail(toOCI(&cache.Error{Status: http.StatusBadGateway, Msg: "stored manifest failed verification; retry"}, oci.KindManifest, r.detail()))
+	}
+	mediaType := res.Artifact.ContentType
+	h.recent.put(recentKey(r.t.Remote.Name, r.t.Name, digest), body, mediaType)
+	return writeManifest(r, res, body, digest, mediaType)
+}
+
+// readManifest reads a result's body whole (bounded) and releases it. For a
+// download in progress it returns once the engine has verified it.
+func readManifest(ctx context.Context, res *cache.Result) ([]byte, error) {
+	defer res.Release()
+	if res.Artifact.Size > oci.MaxManifestSize {
+		return nil, &cache.Error{Status: http.StatusBadGateway, Msg: "manifest too large"}
+	}
+	rc, err := res.Open(ctx, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	body, err := io.ReadAll(io.LimitReader(rc, oci.MaxManifestSize+1))
+	if err != nil {
+		var ce *cache.Error
+		if errors.As(err, &ce) || errors.Is(err, blob.ErrNotFound) {
+			return nil, err
+		}
+		return nil, &cache.Error{Status: http.StatusBadGateway, Msg: "manifest download failed", Err: err}
+	}
+	if len(body) > oci.MaxManifestSize {
+		return nil, &cache.Error{Status: http.StatusBadGateway, Msg: "manifest too large"}
+	}
+	return body, nil
+}
+
+// writeManifest sends the manifest with its media type, digest and length;
+// a matching If-None-Match gets 304, a HEAD no body.
+func writeManifest(r request, res *cache.Result, body []byte, digest, mediaType string) error {
+	c := r.c
+	if mediaType == "" {
+		mediaType = oci.MediaTypeOCIManifest
+	}
+	etag := `"` + digest + `"`
+	c.Set("Content-Type", mediaType)
+	c.Set("Docker-Content-Digest", digest)
+	c.Set("ETag", etag)
+	c.Set("X-Artifact-Source", res.Source)
+	if res.Stale {
+		c.Set("X-Artifact-Stale", "true")
+	}
+	r.acc.Source, r.acc.Stale = res.Source, res.Stale
+	if inm := c.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+		r.acc.Status = http.StatusNotModified
+		r.acc.Finish(0, nil)
+		return c.SendStatus(http.StatusNotModified)
+	}
+	r.acc.Status = http.StatusOK
+	c.Status(http.StatusOK)
+	if c.Method() == http.MethodHead {
+		c.Response().Header.SetContentLength(len(body))
+		c.Context().Response.SkipBody = true
+		r.acc.Finish(0, nil)
+		return nil
+	}
+	r.acc.Finish(int64(len(body)), nil)
+	return c.Send(body)
+}
+
+func etagMatches(inm, etag string) bool {
+	for _, t := range strings.Split(inm, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
+}
