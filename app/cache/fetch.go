@@ -45,6 +45,17 @@ func (e *Engine) fetch(ctx context.Context, req Request, prev *db.Artifact) (*Re
 	f.mu.Lock()
 	failed, cached, stale, art, sized := f.failed, f.cached, f.stale, f.art, f.sized
 	f.mu.Unlock()
+	if joined && failed == nil && !cached && req.Acceptable != nil && !req.Acceptable(art) {
+		// The fill was started for a client accepting another representation
+		// (a manifest media type outside this client's Accept): let it end,
+		// then fetch for this client.
+		err := f.waitDone(ctx)
+		f.unref()
+		if err != nil {
+			return nil, err
+		}
+		return e.fetch(ctx, req, nil)
+	}
 	switch {
 	case failed != nil:
 		f.unref()

@@ -94,6 +94,23 @@ func (f *fill) waitReady(ctx context.Context) error {
 	}
 }
 
+// waitDone blocks until the fill's leader has finished.
+func (f *fill) waitDone(ctx context.Context) error {
+	for {
+		f.mu.Lock()
+		done, ch := f.done, f.changed
+		f.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Progress reports bytes spooled so far and the expected size (-1 unknown).
 func (f *fill) progress() (written, size int64) {
 	f.mu.Lock()

@@ -4,6 +4,7 @@
 package httpserve
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -142,7 +143,10 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 		acc.Finish(0, nil)
 		return nil
 	}
-	body, err := res.Open(c.Context(), off, length)
+	// Not c.Context(): fasthttp reads the body after the handler returns and
+	// then recycles its RequestCtx, which an S3 stream's transport still uses
+	// as its parent context (a data race under -race).
+	body, err := res.Open(context.Background(), off, length)
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func tagsQuery(n, last []byte) string {
 // serve gets req from the engine and writes it with httpserve (Range, 304,
 // HEAD, streaming). A cached entry whose blob vanished is fetched again once.
 func (h *Handler) serve(r request, req cache.Request, k oci.Kind, o httpserve.Options) error {
-	ctx := r.c.Context()
+	ctx := r.ctx()
 	for attempt := 0; ; attempt++ {
 		res, err := h.d.Engine.Get(ctx, req)
 		if err != nil {

@@ -38,19 +38,22 @@ func (h *Handler) manifest(r request) error {
 	for _, v := range r.c.Request().Header.PeekAll("Accept") {
 		accepts = append(accepts, string(v))
 	}
-	accept, acceptable := negotiate(accepts)
+	accept, variant, acceptable := negotiate(accepts)
 	base, err := newOrigin(h.d.Upstream, r.t.Remote, p, "", accept)
 	if err != nil {
 		return r.fail(toOCI(err, oci.KindManifest, r.detail()))
 	}
 	mo := &manifestOrigin{origin: base, recent: h.recent, log: h.d.Log, metrics: h.d.Metrics, remote: r.t.Remote.Name}
 	req := cache.Request{Remote: r.t.Remote, Path: p, Verdict: v, Method: http.MethodGet, Origin: &tagOrigin{mo}, Acceptable: acceptable}
+	if variant != "" {
+		req.Path = p + "?accept=" + variant
+	}
 	if ref.IsDigest() {
 		// Content is fixed by the digest: any Accept gets the same bytes.
 		mo.hint = recentKey(r.t.Remote.Name, r.t.Name, ref.Digest.String())
-		req.Origin, req.ExpectDigest, req.Acceptable = mo, ref.Digest.String(), nil
+		req.Path, req.Origin, req.ExpectDigest, req.Acceptable = p, mo, ref.Digest.String(), nil
 	}
-	ctx := r.c.Context()
+	ctx := r.ctx()
 	var res *cache.Result
 	var body []byte
 	for attempt := 0; ; attempt++ {
@@ -61,7 +64,7 @@ func (h *Handler) manifest(r request) error {
 		body, err = readManifest(ctx, res)
 		if errors.Is(err, blob.ErrNotFound) && res.Source == "cache" && attempt == 0 {
 			// The blob vanished under its metadata: forget it and fetch again.
-			h.d.Engine.Forget(ctx, r.t.Remote.Name, p)
+			h.d.Engine.Forget(ctx, r.t.Remote.Name, req.Path)
 			continue
 		}
 		if err != nil {

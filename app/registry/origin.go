@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -165,15 +166,18 @@ func manifestType(upstreamType string, body []byte) string {
 	return oci.MediaTypeOCIManifest
 }
 
-// negotiate turns the client's Accept values into the Accept sent upstream
-// and the test of a cached manifest (nil: any type will do).
+// negotiate turns the client's Accept values into the Accept sent upstream,
+// the cache key variant of a tag, and the test of a cached manifest (nil:
+// any type will do).
 //
 // A client that accepts every manifest type (or sends none, or */*) gets
-// them all asked of the upstream, plus any extra types it named. A client
-// that accepts fewer is asked for with its own Accept, so the upstream
-// negotiates for it (e.g. a single-platform manifest instead of an index),
-// and a cached type outside its list is fetched again.
-func negotiate(values []string) (string, func(cache.Artifact) bool) {
+// them all asked of the upstream, plus any extra types it named, and shares
+// the tag's main cache entry. A client that accepts fewer is asked for with
+// its own Accept, so the upstream negotiates for it (e.g. one platform's
+// manifest instead of an index), and its answer is cached under a variant
+// of the tag's key (variant = its sorted types): it never replaces the
+// index other clients need to pick their platform.
+func negotiate(values []string) (upstreamAccept, variant string, acceptable func(cache.Artifact) bool) {
 	all := strings.Join(oci.ManifestTypes, ", ")
 	var types []string
 	seen := map[string]bool{}
@@ -181,7 +185,7 @@ func negotiate(values []string) (string, func(cache.Artifact) bool) {
 		for _, part := range strings.Split(v, ",") {
 			t := oci.BaseType(part)
 			if t == "*/*" || t == "application/*" {
-				return all, nil
+				return all, "", nil
 			}
 			if t != "" && !seen[t] {
 				seen[t] = true
@@ -190,9 +194,9 @@ func negotiate(values []string) (string, func(cache.Artifact) bool) {
 		}
 	}
 	if len(types) == 0 {
-		return all, nil
+		return all, "", nil
 	}
-	acceptable := func(a cache.Artifact) bool { return seen[oci.BaseType(a.ContentType)] }
+	acceptable = func(a cache.Artifact) bool { return seen[oci.BaseType(a.ContentType)] }
 	extras := make([]string, 0, len(types))
 	for _, t := range types {
 		if !isOneOf(t, oci.ManifestTypes) {
@@ -200,9 +204,11 @@ func negotiate(values []string) (string, func(cache.Artifact) bool) {
 		}
 	}
 	if len(extras)+len(oci.ManifestTypes) == len(types) { // every manifest type is accepted
-		return strings.Join(append(append([]string(nil), oci.ManifestTypes...), extras...), ", "), acceptable
+		return strings.Join(append(append([]string(nil), oci.ManifestTypes...), extras...), ", "), "", acceptable
 	}
-	return strings.Join(types, ", "), acceptable
+	sorted := append([]string(nil), types...)
+	sort.Strings(sorted)
+	return strings.Join(types, ", "), strings.Join(sorted, ","), acceptable
 }
 
 func isOneOf(s string, list []string) bool {

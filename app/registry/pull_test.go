@@ -3,8 +3,8 @@ package registry_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"io"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"

@@ -145,6 +145,12 @@ func (r request) classify(p string) (config.Verdict, *Error) {
 	return v, nil
 }
 
+// ctx is the context of the engine calls. Not the *fasthttp.RequestCtx: it
+// is recycled once the response is written, while a stream read after the
+// handler returns (and the transports under it) may still hold it. Fills run
+// detached with their own upstream timeouts.
+func (r request) ctx() context.Context { return context.Background() }
+
 func (r request) detail() map[string]string {
 	return map[string]string{"remote": r.t.Remote.Name, "name": r.t.Name}
 }
