@@ -203,6 +203,33 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo copies the body in large pieces. fasthttp prefers it over Read,
+// which it would call through its 4 KiB write buffer: a 256 KiB read
+// bypasses that buffer and becomes one write to the connection (about 60x
+// fewer syscalls on a cache hit, the difference between a warm S3 hit being
+// slower or faster than the upstream registry).
+func (b *countingBody) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var total int64
+	for {
+		n, rerr := io.ReadFull(b, buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				b.err = werr
+				return total, werr
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
 func (b *countingBody) Close() error {
 	err := b.rc.Close()
 	b.acc.Finish(b.n, b.err)

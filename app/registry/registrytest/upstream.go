@@ -49,6 +49,8 @@ func StartRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 			return nil, err
 		}
 		dir, own = d, true
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
 	}
 	addr, err := freeAddr()
 	if err != nil {
