@@ -25,7 +25,7 @@ func (h *Handler) blob(r request) error {
 	if oe != nil {
 		return r.fail(oe)
 	}
-	o, err := newOrigin(h.d.Upstream, r.t.Remote, p, "", "")
+	o, err := newOrigin(h.d.Upstream, r.t.Remote, r.t.Name, p, "", "")
 	if err != nil {
 		return r.fail(toOCI(err, oci.KindBlob, r.detail()))
 	}
@@ -48,7 +48,7 @@ func (h *Handler) tags(r request) error {
 	if q != "" {
 		key += "?" + q
 	}
-	o, err := newOrigin(h.d.Upstream, r.t.Remote, p, q, "application/json")
+	o, err := newOrigin(h.d.Upstream, r.t.Remote, r.t.Name, p, q, "application/json")
 	if err != nil {
 		return r.fail(toOCI(err, oci.KindTags, r.detail()))
 	}

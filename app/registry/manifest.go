@@ -39,7 +39,7 @@ func (h *Handler) manifest(r request) error {
 		accepts = append(accepts, string(v))
 	}
 	accept, variant, acceptable := negotiate(accepts)
-	base, err := newOrigin(h.d.Upstream, r.t.Remote, p, "", accept)
+	base, err := newOrigin(h.d.Upstream, r.t.Remote, r.t.Name, p, "", accept)
 	if err != nil {
 		return r.fail(toOCI(err, oci.KindManifest, r.detail()))
 	}

@@ -30,10 +30,11 @@ type origin struct {
 	url      *url.URL
 	auth     *upstream.Credentials
 	tokenKey string
+	scope    string // expected Bearer scope: "repository:<name>:pull"
 	accept   string // Accept header sent upstream, "" for none
 }
 
-func newOrigin(cl *upstream.Client, r *config.Remote, p, rawQuery, accept string) (*origin, error) {
+func newOrigin(cl *upstream.Client, r *config.Remote, name, p, rawQuery, accept string) (*origin, error) {
 	base := r.BaseURLParsed()
 	if base == nil {
 		return nil, fmt.Errorf("remote %q has no base_url", r.Name)
@@ -46,7 +47,8 @@ func newOrigin(cl *upstream.Client, r *config.Remote, p, rawQuery, accept string
 	if err != nil {
 		return nil, err
 	}
-	return &origin{client: cl, url: u, auth: upstream.CredentialsFor(r.Username, r.Password, base), tokenKey: r.Name, accept: accept}, nil
+	return &origin{client: cl, url: u, auth: upstream.CredentialsFor(r.Username, r.Password, base), tokenKey: r.Name,
+		scope: "repository:" + name + ":pull", accept: accept}, nil
 }
 
 // Fetch issues method with the extra headers h.
@@ -58,7 +60,7 @@ func (o *origin) Fetch(ctx context.Context, method string, h http.Header) (*upst
 	if o.accept != "" {
 		hdr.Set("Accept", o.accept)
 	}
-	return o.client.Do(ctx, upstream.Request{Method: method, URL: o.url, Header: hdr, Auth: o.auth, TokenKey: o.tokenKey})
+	return o.client.Do(ctx, upstream.Request{Method: method, URL: o.url, Header: hdr, Auth: o.auth, TokenKey: o.tokenKey, TokenScope: o.scope})
 }
 
 // manifestOrigin fetches a manifest. A GET body is read whole (bounded by

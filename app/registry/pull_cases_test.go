@@ -99,6 +99,24 @@ func (w *world) bearer(t *testing.T) {
 	if n := w.tokenProxy.Count(http.MethodGet, "blob"); n != 3 {
 		t.Fatalf("%d authorised blob GETs, want 3", n)
 	}
+	// Tokens are per repository: alternating between two repositories
+	// reuses each one's token instead of fetching one per request.
+	one := image(t, "linux/amd64", []int{1 << 10, 1 << 10}, false)
+	two := image(t, "linux/amd64", []int{1 << 10, 1 << 10}, false)
+	pushImage(t, w.push, "token/one", "v1", one)
+	pushImage(t, w.push, "token/two", "v1", two)
+	before := w.front.TokenRequests.Load()
+	for i := range 2 {
+		for repo, b := range map[string]registrytest.Blob{"token/one": one.Layers[i], "token/two": two.Layers[i]} {
+			// A HEAD on a blob that is not cached always asks the upstream.
+			if status, _, _ := w.get(t, http.MethodHead, "/v2/tokenreg/"+repo+"/blobs/"+b.Digest, nil); status != http.StatusOK {
+				t.Fatalf("HEAD %s blob: %d", repo, status)
+			}
+		}
+	}
+	if n := w.front.TokenRequests.Load() - before; n != 2 {
+		t.Fatalf("%d token requests alternating between two repositories, want 2 (one each)", n)
+	}
 }
 
 // containerdNS emulates containerd with a mirror in hosts.toml: un-prefixed

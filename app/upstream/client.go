@@ -55,6 +55,11 @@ type Request struct {
 	// TokenKey names the bearer token cache entry (e.g. remote name); "" disables
 	// the Bearer challenge flow.
 	TokenKey string
+	// TokenScope is the scope the Bearer challenge is expected to name
+	// ("repository:library/nginx:pull"): its cached token is sent first, so
+	// requests for several repositories of one registry each reuse their
+	// own token instead of presenting the last one fetched and being refused.
+	TokenScope string
 }
 
 // Response is an upstream answer. Body must be closed; reading it is subject
@@ -161,6 +166,9 @@ func (c *Client) do(ctx context.Context, r Request, bearer string) (*Response, e
 	method := r.Method
 	if method == "" {
 		method = http.MethodGet
+	}
+	if bearer == "" && r.TokenKey != "" && r.TokenScope != "" {
+		bearer = c.tokens.get(r.TokenKey, r.TokenScope)
 	}
 	if bearer == "" && r.TokenKey != "" {
 		bearer = c.tokens.get(r.TokenKey, "")

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"artifactapi/app/oci"
 )
 
 // Proxy is a reverse proxy in front of an upstream registry that counts the
@@ -169,7 +171,7 @@ type BearerFront struct {
 	// TokenRequests counts requests to the token endpoint.
 	TokenRequests atomic.Int64
 	mu            sync.Mutex
-	tokens        map[string]bool
+	tokens        map[string]string // token → scope
 	n             int
 }
 
@@ -180,17 +182,16 @@ func (b *BearerFront) Wrap(next http.Handler) http.Handler {
 			b.token(w, r)
 			return
 		}
+		scope := ""
+		if rt := oci.SplitPath(strings.TrimPrefix(r.URL.Path, "/v2")); rt.Name != "" {
+			scope = "repository:" + rt.Name + ":pull"
+		}
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		b.mu.Lock()
-		valid := ok && b.tokens[tok]
+		granted, known := b.tokens[tok]
 		b.mu.Unlock()
-		if !valid {
-			scope := ""
-			if name, _, found := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/manifests/"); found {
-				scope = "repository:" + name + ":pull"
-			} else if name, _, found := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/blobs/"); found {
-				scope = "repository:" + name + ":pull"
-			}
+		// A token is good for the repository it was issued for (like Docker Hub's).
+		if !ok || !known || (scope != "" && granted != scope) {
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="registrytest",scope="%s"`, r.Host, scope))
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
@@ -213,11 +214,12 @@ func (b *BearerFront) token(w http.ResponseWriter, r *http.Request) {
 	}
 	b.mu.Lock()
 	if b.tokens == nil {
-		b.tokens = map[string]bool{}
+		b.tokens = map[string]string{}
 	}
 	b.n++
-	tok := fmt.Sprintf("token-%d-%s", b.n, strings.ReplaceAll(r.URL.Query().Get("scope"), ":", "_"))
-	b.tokens[tok] = true
+	scope := r.URL.Query().Get("scope")
+	tok := fmt.Sprintf("token-%d-%s", b.n, strings.ReplaceAll(scope, ":", "_"))
+	b.tokens[tok] = scope
 	b.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"token": tok, "expires_in": 300})
