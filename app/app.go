@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
 	"artifactapi/app/coord"
+	"artifactapi/app/jobs"
 	"artifactapi/app/metrics"
 	"artifactapi/app/upstream"
 	"artifactapi/db"
@@ -36,6 +38,7 @@ type App struct {
 	Blobs    blob.Store
 	Coord    coord.Coordinator
 	Engine   *cache.Engine
+	Jobs     *jobs.Manager
 	Upstream *upstream.Client
 	Metrics  *metrics.Metrics
 	Fiber    *fiber.App
@@ -83,7 +86,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.Engine = eng
 	quota = cache.NewQuota(eng, a.remote)
+	a.Jobs, err = jobs.New(jobs.Options{Store: a.Meta, Engine: eng, Upstream: a.Upstream, Coord: a.Coord, Config: a.Config, Log: log, Metrics: a.Metrics})
+	if err != nil {
+		_ = eng.Close(ctx)
+		a.closeBackends()
+		return nil, err
+	}
 	a.Fiber = a.routes()
+	a.Jobs.Start(ctx)
 	return a, nil
 }
 
@@ -179,7 +189,8 @@ func (a *App) Shutdown() error {
 		_ = a.Fiber.ShutdownWithTimeout(timeout)
 		close(done)
 	}()
-	err := a.Engine.Close(ctx)
+	// Running job items go back to the queue; the engine finishes their downloads.
+	err := errors.Join(a.Jobs.Stop(ctx), a.Engine.Close(ctx))
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -26,6 +26,7 @@ func (a *App) routes() *fiber.App {
 	h := api.New(api.Deps{
 		Config: a.Config, Engine: a.Engine, Upstream: a.Upstream, Meta: a.Meta, Admin: a.admin,
 		Log: a.log, Metrics: a.Metrics, Health: a.Health, Version: Version,
+		Jobs: a.Jobs,
 	})
 	// /api is dispatched on the raw path, before the router normalises it,
 	// so that encoded traversal attempts are refused with 400 rather than
@@ -43,6 +44,9 @@ func (a *App) routes() *fiber.App {
 	f.Get("/config", h.Config)
 	f.Get("/artifacts/:remote", h.Artifacts)
 	f.Post("/evict", a.admin.RequireAdmin, h.Evict)
+	f.Post("/cache-artifact", h.CacheArtifact)
+	f.Get("/jobs", h.Jobs)
+	f.Get("/jobs/:id", h.Job)
 	f.Get(cache.PeerPath+":id", h.PeerFill)
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
 	return f

@@ -15,6 +15,7 @@ import (
 
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
+	"artifactapi/app/jobs"
 	"artifactapi/app/metrics"
 	"artifactapi/app/upstream"
 	"artifactapi/db"
@@ -33,6 +34,7 @@ type Deps struct {
 	Engine   *cache.Engine
 	Upstream *upstream.Client
 	Meta     db.Store
+	Jobs     *jobs.Manager // batch cache jobs
 	Admin    *Admin
 	Log      *slog.Logger
 	Metrics  *metrics.Metrics

@@ -1,0 +1,176 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"artifactapi/app/jobs"
+	"artifactapi/db"
+)
+
+// maxJobBody bounds the body of POST /cache-artifact (jobs.MaxItems long URLs).
+const maxJobBody = 32 << 20
+
+// cacheRequest is the body of POST /cache-artifact.
+type cacheRequest struct {
+	Remote string   `json:"remote"`
+	Paths  []string `json:"paths"`
+	URLs   []string `json:"urls"`
+	Pin    bool     `json:"pin"`
+}
+
+// CacheArtifact answers POST /cache-artifact: it queues a batch cache job
+// and answers 202 with its id and a Location (PRODUCT §2).
+//
+// The job handlers pass c.UserContext(), not the fasthttp RequestCtx, to the
+// store: database/sql watches its context's Done from other goroutines, and
+// RequestCtx.Done races with server shutdown (go test -race).
+func (h *Handler) CacheArtifact(c *fiber.Ctx) error {
+	if !h.d.Admin.Allowed(c) {
+		return Unauthorized(c)
+	}
+	// The body is streamed (Fiber's BodyLimit does not apply): bound it here.
+	var body io.Reader = c.Context().RequestBodyStream()
+	if body == nil {
+		body = bytes.NewReader(c.Body())
+	}
+	raw, err := io.ReadAll(io.LimitReader(body, maxJobBody+1))
+	if err != nil {
+		return Fail(http.StatusBadRequest, "could not read the body")
+	}
+	if len(raw) > maxJobBody {
+		return Fail(http.StatusRequestEntityTooLarge, "body larger than "+strconv.Itoa(maxJobBody>>20)+" MiB")
+	}
+	var req cacheRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return Fail(http.StatusBadRequest, "invalid JSON body: "+err.Error())
+	}
+	j, err := h.d.Jobs.Submit(c.UserContext(), jobs.Submission{Remote: req.Remote, Paths: req.Paths, URLs: req.URLs, Pin: req.Pin})
+	var inv *jobs.InvalidError
+	if errors.As(err, &inv) {
+		body := fiber.Map{"error": inv.Msg}
+		if req.Remote != "" {
+			body["remote"] = req.Remote
+		}
+		if inv.Path != "" {
+			body["path"] = inv.Path
+		}
+		return c.Status(http.StatusBadRequest).JSON(body)
+	}
+	if err != nil {
+		h.d.Log.Error("create job", "err", err)
+		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
+	}
+	loc := "/jobs/" + j.ID
+	c.Set(fiber.HeaderLocation, loc)
+	return c.Status(http.StatusAccepted).JSON(fiber.Map{"id": j.ID, "items": len(j.Items), "state": j.State, "url": loc})
+}
+
+// Jobs answers GET /jobs: jobs newest first (?limit=, default 50, at most 1000).
+func (h *Handler) Jobs(c *fiber.Ctx) error {
+	limit := 0
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > db.MaxJobListLimit {
+			return Fail(http.StatusBadRequest, "limit must be an integer from 1 to "+strconv.Itoa(db.MaxJobListLimit))
+		}
+		limit = n
+	}
+	list, err := h.d.Jobs.Jobs(c.UserContext(), limit)
+	if err != nil {
+		h.d.Log.Error("list jobs", "err", err)
+		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
+	}
+	out := make([]jobJSON, len(list))
+	for i, j := range list {
+		out[i] = toJobJSON(j)
+	}
+	return c.JSON(fiber.Map{"jobs": out})
+}
+
+// Job answers GET /jobs/{id}: the job with every item's state and progress.
+func (h *Handler) Job(c *fiber.Ctx) error {
+	id := utils.CopyString(c.Params("id"))
+	j, err := h.d.Jobs.Job(c.UserContext(), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return Fail(http.StatusNotFound, "job not found")
+	}
+	if err != nil {
+		h.d.Log.Error("get job", "job", id, "err", err)
+		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
+	}
+	out := toJobJSON(j)
+	out.Items = make([]itemJSON, len(j.Items))
+	for i, it := range j.Items {
+		out.Items[i] = itemJSON{Idx: it.Idx, Remote: it.Remote, Path: it.Path, URL: it.URL, State: it.State,
+			Reason: it.Reason, BytesDone: it.BytesDone, BytesTotal: it.BytesTotal, Attempts: it.Attempts,
+			StartedAt: optTime(it.StartedAt), FinishedAt: optTime(it.FinishedAt), Worker: it.ClaimedBy}
+	}
+	return c.JSON(out)
+}
+
+// jobJSON is a job on the wire.
+type jobJSON struct {
+	ID        string     `json:"id"`
+	URL       string     `json:"url"`
+	Remote    string     `json:"remote,omitempty"`
+	State     string     `json:"state"`
+	Pin       bool       `json:"pin"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	Totals    totalsJSON `json:"totals"`
+	Items     []itemJSON `json:"items,omitempty"`
+}
+
+// totalsJSON is a job's progress: items by state, bytes, and the percentage
+// of items finished.
+type totalsJSON struct {
+	Items      int            `json:"items"`
+	Finished   int            `json:"finished"`
+	ByState    map[string]int `json:"by_state"`
+	BytesDone  int64          `json:"bytes_done"`
+	BytesTotal int64          `json:"bytes_total"`
+	Progress   float64        `json:"progress"`
+}
+
+// itemJSON is one item of a job on the wire.
+type itemJSON struct {
+	Idx        int        `json:"idx"`
+	Remote     string     `json:"remote"`
+	Path       string     `json:"path"`
+	URL        string     `json:"url,omitempty"`
+	State      string     `json:"state"`
+	Reason     string     `json:"reason,omitempty"`
+	BytesDone  int64      `json:"bytes_done"`
+	BytesTotal int64      `json:"bytes_total"`
+	Attempts   int        `json:"attempts"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Worker     string     `json:"worker,omitempty"`
+}
+
+func toJobJSON(j db.Job) jobJSON {
+	t := j.Totals
+	out := jobJSON{ID: j.ID, URL: "/jobs/" + j.ID, Remote: j.Remote, State: j.State, Pin: j.Pin,
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		Totals: totalsJSON{Items: t.Items, Finished: t.Finished(), ByState: t.ByState, BytesDone: t.BytesDone, BytesTotal: t.BytesTotal}}
+	if t.Items > 0 {
+		out.Totals.Progress = float64(int(1000*float64(out.Totals.Finished)/float64(t.Items))) / 10
+	}
+	return out
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

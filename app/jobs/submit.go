@@ -1,0 +1,175 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"artifactapi/app/config"
+	"artifactapi/db"
+)
+
+// MaxItems bounds the items of one job.
+const MaxItems = 10000
+
+// Reasons given for items refused when the job is submitted.
+const (
+	ReasonNoRemote   = "URL matches no remote"
+	ReasonInvalidURL = "invalid URL"
+)
+
+// Submission is a request for a job: the paths of one remote, or URLs
+// each starting with a configured remote's base_url.
+type Submission struct {
+	Remote string
+	Paths  []string // nil when URLs are given
+	URLs   []string // nil when Paths are given
+	Pin    bool
+}
+
+// InvalidError is a submission refused as a whole; its message is for the client.
+type InvalidError struct {
+	Msg  string
+	Path string // the offending path, when there is one
+}
+
+func (e *InvalidError) Error() string { return e.Msg }
+
+func invalid(format string, args ...any) error {
+	return &InvalidError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Submit validates s, stores the job and wakes the workers of every replica.
+// A bad path refuses the whole submission; a URL that matches no remote
+// only refuses its item.
+func (m *Manager) Submit(ctx context.Context, s Submission) (db.Job, error) {
+	cfg := m.o.Config()
+	j := db.Job{Pin: s.Pin}
+	switch {
+	case s.Paths != nil && s.URLs != nil:
+		return j, invalid(`give either "paths" or "urls", not both`)
+	case s.Paths == nil && s.URLs == nil:
+		return j, invalid(`give "paths" (with "remote") or "urls"`)
+	case len(s.Paths)+len(s.URLs) == 0:
+		return j, invalid("the list of artifacts is empty")
+	case len(s.Paths)+len(s.URLs) > MaxItems:
+		return j, invalid("too many artifacts: %d (at most %d per job)", len(s.Paths)+len(s.URLs), MaxItems)
+	}
+	if s.Paths != nil {
+		r := cfg.Remotes.Remotes[s.Remote]
+		if s.Remote == "" {
+			return j, invalid(`"remote" is required with "paths"`)
+		}
+		if r == nil {
+			return j, invalid("unknown remote %q", s.Remote)
+		}
+		if why := unfetchable(r); why != "" {
+			return j, invalid("remote %q: %s", s.Remote, why)
+		}
+		j.Remote = r.Name
+		for _, raw := range s.Paths {
+			key, err := cleanKey(r, raw)
+			if err != nil {
+				return j, &InvalidError{Msg: err.Error(), Path: raw}
+			}
+			j.Items = append(j.Items, db.JobItem{Remote: r.Name, Path: key})
+		}
+	} else {
+		if s.Remote != "" {
+			return j, invalid(`"remote" is not used with "urls": each URL names its remote`)
+		}
+		for _, raw := range s.URLs {
+			j.Items = append(j.Items, resolveURL(cfg.Remotes, raw))
+		}
+	}
+	j, err := m.store.CreateJob(ctx, j)
+	if err != nil {
+		return j, err
+	}
+	m.Wake()
+	if err := m.o.Coord.Publish(ctx, Topic, j.ID); err != nil {
+		m.coordFailed()
+		m.o.Log.Warn("jobs: announce new job to other replicas; they will find it by polling", "job", j.ID, "err", err)
+	}
+	return j, nil
+}
+
+// unfetchable says why jobs cannot cache a remote's artifacts ("" if they can).
+func unfetchable(r *config.Remote) string {
+	switch {
+	case r.IsLocal():
+		return "a local repository has nothing to fetch"
+	case r.Package == config.PackageDocker:
+		return "docker remotes are cached through /v2/"
+	}
+	return ""
+}
+
+// cleanKey turns a submitted path (as in a request URL: percent-encoding
+// allowed, optional ?query) into the cache key, with the checks of /api.
+func cleanKey(r *config.Remote, raw string) (string, error) {
+	rawPath, rawQuery, _ := strings.Cut(raw, "?")
+	p, err := config.CleanPath(rawPath)
+	if err != nil {
+		return "", err
+	}
+	q, err := config.CleanQuery(rawQuery)
+	if err != nil {
+		return "", err
+	}
+	if _, err := r.UpstreamURL(p, q); err != nil {
+		return "", err
+	}
+	if q != "" {
+		return p + "?" + q, nil
+	}
+	return p, nil
+}
+
+// resolveURL finds the remote whose base_url starts raw (the longest when
+// several do) and the artifact path after it. An item that cannot be
+// resolved is returned failed, with the reason.
+func resolveURL(f *config.File, raw string) db.JobItem {
+	it := db.JobItem{URL: raw}
+	refuse := func(reason string) db.JobItem {
+		it.State, it.Reason = db.ItemFailed, reason
+		return it
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return refuse(ReasonInvalidURL)
+	}
+	if u.User != nil {
+		return refuse("URL must not carry credentials")
+	}
+	var best *config.Remote
+	var rest string
+	bestLen := -1
+	for _, name := range f.Names() { // sorted: equal base URLs go to the first name
+		r := f.Remotes[name]
+		b := r.BaseURLParsed()
+		if b == nil || !strings.EqualFold(u.Scheme, b.Scheme) || !strings.EqualFold(u.Host, b.Host) {
+			continue
+		}
+		prefix := strings.TrimRight(b.EscapedPath(), "/") + "/"
+		if p := u.EscapedPath(); strings.HasPrefix(p, prefix) && len(prefix) > bestLen {
+			best, rest, bestLen = r, p[len(prefix):], len(prefix)
+		}
+	}
+	if best == nil {
+		return refuse(ReasonNoRemote)
+	}
+	if why := unfetchable(best); why != "" {
+		return refuse(fmt.Sprintf("remote %q: %s", best.Name, why))
+	}
+	if u.RawQuery != "" {
+		rest += "?" + u.RawQuery
+	}
+	key, err := cleanKey(best, rest)
+	if err != nil {
+		return refuse(err.Error())
+	}
+	it.Remote, it.Path = best.Name, key
+	return it
+}
