@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -350,34 +351,50 @@ func TestLocalAdminCredential(t *testing.T) {
 	})
 }
 
+// putHeld uploads through a pipe: it declares size (-1: chunked), sends
+// the first send bytes and ends the body only when finish is set. A refusal
+// therefore reaches the client while it is not writing, as a real client
+// waiting on a slow disk would see it.
+func putHeld(t *testing.T, in *apptest.Instance, path string, size, send int64, finish bool) (int, string) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	go func() {
+		if _, err := io.CopyN(pw, newGen(send, 9), send); err == nil && finish {
+			pw.Close()
+		}
+	}()
+	defer pw.CloseWithError(errors.New("upload abandoned by the test"))
+	return put(t, in, path, pr, size, apptest.Admin())
+}
+
 func TestLocalRefusedUploads(t *testing.T) {
 	forModes(t, func(t *testing.T, mode apptest.Mode) {
 		in := apptest.Start(t, apptest.NewBackends(t, mode), apptest.Options{Remotes: localRemotes,
 			Env: map[string]string{"MAX_UPLOAD_SIZE": "4MiB"}})
+		const limit = 4 << 20
 		tests := []struct {
 			name, remote, path string
-			size               int64
-			chunked            bool
+			size, send         int64 // declared (-1: chunked) and sent
+			finish             bool
 			want               int
 		}{
-			{"upload to a remote", "gen", "file.bin", 10, false, http.StatusMethodNotAllowed},
-			{"upload to an unknown remote", "nope", "file.bin", 10, false, http.StatusNotFound},
-			{"too large with Content-Length", "local", "big/declared.bin", 5 << 20, false, http.StatusRequestEntityTooLarge},
-			{"too large and chunked", "local", "big/chunked.bin", 5 << 20, true, http.StatusRequestEntityTooLarge},
-			{"one byte over", "local", "big/over.bin", 4<<20 + 1, true, http.StatusRequestEntityTooLarge},
-			{"exactly the limit", "local", "big/exact.bin", 4 << 20, true, http.StatusCreated},
+			{"upload to a remote", "gen", "file.bin", 10, 10, true, http.StatusMethodNotAllowed},
+			{"upload to an unknown remote", "nope", "file.bin", 10, 10, true, http.StatusNotFound},
+			{"declared too large", "local", "big/declared.bin", limit + 1, 64 << 10, false, http.StatusRequestEntityTooLarge},
+			{"chunked, one byte over", "local", "big/over.bin", -1, limit + 1, false, http.StatusRequestEntityTooLarge},
+			{"chunked, exactly the limit", "local", "big/exact.bin", -1, limit, true, http.StatusCreated},
+			{"declared, exactly the limit", "local", "big/exact-declared.bin", limit, limit, true, http.StatusCreated},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				size := tc.size
-				if tc.chunked {
-					size = -1
-				}
-				st, b := put(t, in, "/api/"+tc.remote+"/"+tc.path, newGen(tc.size, 9), size, apptest.Admin())
+				st, b := putHeld(t, in, "/api/"+tc.remote+"/"+tc.path, tc.size, tc.send, tc.finish)
 				if st != tc.want {
-					t.Fatalf("PUT %d bytes: %d %s; want %d", tc.size, st, b, tc.want)
+					t.Fatalf("PUT %d of %d bytes: %d %s; want %d", tc.send, tc.size, st, b, tc.want)
 				}
 				if tc.want == http.StatusCreated {
+					if st, _, got := in.Get(t, "/api/"+tc.remote+"/"+tc.path, nil); st != 200 || int64(len(got)) != tc.send {
+						t.Fatalf("GET after upload: %d, %d bytes", st, len(got))
+					}
 					return
 				}
 				if tc.remote == "local" {
