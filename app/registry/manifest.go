@@ -38,6 +38,10 @@ func (h *Handler) manifest(r request) error {
 	for _, v := range r.c.Request().Header.PeekAll("Accept") {
 		accepts = append(accepts, string(v))
 	}
+	if ref.IsDigest() {
+		// Content is fixed by the digest: ask for every type, whatever the client takes.
+		accepts = append(accepts, oci.ManifestTypes...)
+	}
 	accept, variant, acceptable := negotiate(accepts)
 	base, err := newOrigin(h.d.Upstream, r.t.Remote, r.t.Name, p, "", accept)
 	if err != nil {
@@ -49,9 +53,8 @@ func (h *Handler) manifest(r request) error {
 		req.Path = p + "?accept=" + variant
 	}
 	if ref.IsDigest() {
-		// Content is fixed by the digest: any Accept gets the same bytes.
 		mo.hint = recentKey(r.t.Remote.Name, r.t.Name, ref.Digest.String())
-		req.Path, req.Origin, req.ExpectDigest, req.Acceptable = p, mo, ref.Digest.String(), nil
+		req.Origin, req.ExpectDigest, req.Acceptable = mo, ref.Digest.String(), nil
 	}
 	ctx := r.ctx()
 	var res *cache.Result
