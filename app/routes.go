@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -10,6 +11,7 @@ import (
 	"artifactapi/app/api"
 	"artifactapi/app/cache"
 	"artifactapi/app/registry"
+	"artifactapi/app/ui"
 )
 
 // routes is the one route table.
@@ -49,5 +51,16 @@ func (a *App) routes() *fiber.App {
 	f.Get("/jobs/:id", h.Job)
 	f.Get(cache.PeerPath+":id", h.PeerFill)
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
+	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Metrics: a.Metrics, Backends: a.backends,
+		AdminToken: a.Config().Env.AdminToken, Log: a.log, Version: Version}).Mount(f)
 	return f
+}
+
+// backends describes each backend (for the dashboard's configuration screen).
+func (a *App) backends(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	for k, c := range a.Health(ctx) {
+		out[k] = c.Backend
+	}
+	return out
 }

@@ -1,0 +1,163 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"artifactapi/app/config"
+	"artifactapi/app/jobs"
+	"artifactapi/db"
+	"artifactapi/views"
+)
+
+// Jobs is the batch job manager; *jobs.Manager implements it.
+type Jobs interface {
+	Submit(ctx context.Context, s jobs.Submission) (db.Job, error)
+	Job(ctx context.Context, id string) (db.Job, error)
+	Jobs(ctx context.Context, limit int) ([]db.Job, error)
+}
+
+// Bounds of the jobs screens.
+const (
+	jobListLimit = 25
+	maxItemRows  = 1000
+)
+
+// jobRemotes lists the remotes a job can fetch from (not local, not docker).
+func jobRemotes(cfg *config.Config) []views.NavRemote {
+	var out []views.NavRemote
+	for _, n := range cfg.Remotes.Names() {
+		r := cfg.Remotes.Remotes[n]
+		if !r.IsLocal() && r.Package != config.PackageDocker {
+			out = append(out, views.NavRemote{Name: n, Type: r.Type, Package: r.Package})
+		}
+	}
+	return out
+}
+
+func (h *Handler) jobsManager() (Jobs, error) {
+	if h.d.Jobs == nil {
+		return nil, fail(http.StatusServiceUnavailable, "Batch jobs are not available on this instance.")
+	}
+	return h.d.Jobs, nil
+}
+
+func (h *Handler) jobsProps(c *fiber.Ctx, m Jobs) (views.JobsProps, error) {
+	p := views.JobsProps{Chrome: h.chrome(c, "Jobs", "jobs"), Now: h.d.Now(), Remotes: jobRemotes(h.d.Config())}
+	list, err := m.Jobs(c.UserContext(), jobListLimit)
+	if err != nil {
+		return p, err
+	}
+	for _, j := range list {
+		p.Jobs = append(p.Jobs, jobView(j))
+	}
+	return p, nil
+}
+
+// JobsPage lists recent jobs under the form that starts one. ?list=1 with
+// htmx returns the list only (it polls while a job runs).
+func (h *Handler) JobsPage(c *fiber.Ctx) error {
+	m, err := h.jobsManager()
+	if err != nil {
+		return err
+	}
+	p, err := h.jobsProps(c, m)
+	if err != nil {
+		return err
+	}
+	p.Remote = c.Query("remote")
+	var partial = views.JobList(p)
+	if c.Query("list") == "" {
+		partial = nil
+	}
+	return h.render(c, views.JobsPage(p), partial)
+}
+
+// StartJob submits a job from the form (a remote and one path per line)
+// and goes to its screen; a refused submission is shown in the form.
+func (h *Handler) StartJob(c *fiber.Ctx) error {
+	m, err := h.jobsManager()
+	if err != nil {
+		return err
+	}
+	remote := strings.Clone(c.FormValue("remote"))
+	text := strings.Clone(c.FormValue("paths"))
+	pin := c.FormValue("pin") == "yes"
+	var paths []string
+	for _, l := range strings.Split(text, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			paths = append(paths, l)
+		}
+	}
+	j, err := m.Submit(c.UserContext(), jobs.Submission{Remote: remote, Paths: paths, Pin: pin})
+	var inv *jobs.InvalidError
+	if errors.As(err, &inv) || len(paths) == 0 {
+		msg := "Give at least one path."
+		if inv != nil {
+			msg = inv.Msg
+			if inv.Path != "" {
+				msg += " (path: " + inv.Path + ")"
+			}
+		}
+		p, perr := h.jobsProps(c, m)
+		if perr != nil {
+			return perr
+		}
+		p.Remote, p.Paths, p.Pin, p.Error = remote, text, pin, msg
+		c.Status(http.StatusBadRequest)
+		return h.render(c, views.JobsPage(p), views.JobForm(p))
+	}
+	if err != nil {
+		return err
+	}
+	h.d.Log.Info("dashboard job", "job", j.ID, "remote", remote, "items", len(paths))
+	if isHTMX(c) {
+		c.Set("HX-Redirect", "/ui/jobs/"+j.ID)
+		return c.SendStatus(http.StatusOK)
+	}
+	return c.Redirect("/ui/jobs/"+j.ID, http.StatusSeeOther)
+}
+
+// JobPage shows one job with each item's state; for htmx it returns the
+// live part, which polls while the job runs.
+func (h *Handler) JobPage(c *fiber.Ctx) error {
+	m, err := h.jobsManager()
+	if err != nil {
+		return err
+	}
+	j, err := m.Job(c.UserContext(), c.Params("id"))
+	if errors.Is(err, db.ErrNotFound) {
+		return fail(http.StatusNotFound, "There is no job with this id.")
+	}
+	if err != nil {
+		return err
+	}
+	p := views.JobDetailProps{Chrome: h.chrome(c, "Job "+views.Short(j.ID, 8), "jobs"), Now: h.d.Now(), Job: jobView(j)}
+	return h.render(c, views.JobDetailPage(p), views.JobDetail(p))
+}
+
+// jobView converts a job for the views.
+func jobView(j db.Job) views.JobView {
+	v := views.JobView{ID: j.ID, Remote: j.Remote, State: j.State, Pin: j.Pin, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		Items: j.Totals.Items, Finished: j.Totals.Finished(), Failed: j.Totals.ByState[db.ItemFailed],
+		BytesDone: j.Totals.BytesDone, BytesTotal: j.Totals.BytesTotal}
+	for _, s := range db.ItemStates {
+		if n := j.Totals.ByState[s]; n > 0 {
+			v.ByState = append(v.ByState, views.KV{Key: s, Value: strconv.Itoa(n)})
+		}
+	}
+	for i, it := range j.Items {
+		if i >= maxItemRows {
+			v.Hidden = len(j.Items) - maxItemRows
+			break
+		}
+		v.Rows = append(v.Rows, views.JobItemView{Idx: it.Idx, Remote: it.Remote, Path: it.Path, URL: it.URL, State: it.State,
+			Reason: it.Reason, BytesDone: it.BytesDone, BytesTotal: it.BytesTotal, Attempts: it.Attempts})
+	}
+	return v
+}

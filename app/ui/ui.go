@@ -1,0 +1,257 @@
+// Package ui serves the admin dashboard under /ui (PRODUCT §9): templ views
+// rendered as full pages or, for htmx requests, as partials. Every operation
+// is delegated to the engine, the metadata store and the job manager; the
+// dashboard adds sign-in, CSRF protection and presentation only.
+package ui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"artifactapi/app/api"
+	"artifactapi/app/cache"
+	"artifactapi/app/config"
+	"artifactapi/app/metrics"
+	"artifactapi/db"
+	"artifactapi/static"
+	"artifactapi/views"
+)
+
+// Listing is the part of the metadata store the dashboard reads.
+type Listing interface {
+	ListArtifacts(ctx context.Context, q db.ListQuery) (db.ListPage, error)
+	Totals(ctx context.Context, remote, q string) (db.Totals, error)
+}
+
+// Engine is the part of the cache engine the dashboard drives.
+type Engine interface {
+	Evict(ctx context.Context, remote, path, reason string) error
+	EvictMatching(ctx context.Context, remote, q string, dryRun bool) (cache.BulkResult, error)
+	Upload(ctx context.Context, r *config.Remote, p string, body io.Reader, expectSHA string, maxSize int64) (db.Artifact, error)
+}
+
+// Deps are the dashboard's collaborators.
+type Deps struct {
+	Config func() *config.Config // the current config (reloadable)
+	Meta   Listing
+	Engine Engine
+	// Jobs runs batch cache jobs; nil hides the jobs screen.
+	Jobs    Jobs
+	Metrics *metrics.Metrics // hit ratio; may be nil
+	// Backends describes each backend for the configuration screen.
+	Backends func(ctx context.Context) map[string]string
+	// AdminToken signs sessions and CSRF tokens, so that every replica
+	// sharing it accepts them.
+	AdminToken string
+	Log        *slog.Logger
+	Version    string
+	Now        func() time.Time // default time.Now
+}
+
+// Handler serves the dashboard.
+type Handler struct {
+	d       Deps
+	keys    keys
+	assets  *static.Assets
+	session time.Duration
+}
+
+// SessionTTL is how long a sign-in lasts.
+const SessionTTL = 12 * time.Hour
+
+// New returns the dashboard handler.
+func New(d Deps) *Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Handler{d: d, keys: deriveKeys(d.AdminToken), assets: static.New(), session: SessionTTL}
+}
+
+// Mount adds the /ui routes to f.
+func (h *Handler) Mount(f fiber.Router) {
+	g := f.Group("/ui", h.guard)
+	g.Get("/static/:name", h.Static)
+	g.Use(h.csrf)
+	g.Get("/login", h.LoginForm)
+	g.Post("/login", h.Login)
+	g.Post("/logout", h.Logout)
+	g.Use(h.requireSession)
+	g.Get("/", h.Overview)
+	g.Get("/remotes/:remote", h.Remote)
+	g.Get("/remotes/:remote/stats", h.RemoteStats)
+	g.Post("/remotes/:remote/evict", h.EvictOne)
+	g.Post("/remotes/:remote/bulk-evict", h.BulkEvict)
+	g.Get("/config", h.ConfigPage)
+	g.Get("/config/test", h.PatternTest)
+	g.Get("/upload", h.UploadForm)
+	g.Put("/upload", h.UploadFile)
+	g.Get("/jobs", h.JobsPage)
+	g.Post("/jobs", h.StartJob)
+	g.Get("/jobs/:id", h.JobPage)
+	g.Use(func(c *fiber.Ctx) error { return errNotFound })
+}
+
+// errNotFound is the dashboard's 404.
+var errNotFound = &uiError{status: http.StatusNotFound, msg: "There is no such page."}
+
+// uiError is an error with the status and the message an operator sees.
+type uiError struct {
+	status int
+	msg    string
+}
+
+func (e *uiError) Error() string { return e.msg }
+
+// fail returns an error shown as msg with status.
+func fail(status int, msg string) error { return &uiError{status: status, msg: msg} }
+
+// guard sets the security headers, recovers panics and renders every error
+// of the dashboard in place: a partial for htmx, a full page otherwise.
+func (h *Handler) guard(c *fiber.Ctx) (err error) {
+	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "same-origin")
+	defer func() {
+		if r := recover(); r != nil {
+			h.d.Log.Error("dashboard panic", "path", c.Path(), "panic", r)
+			err = h.renderError(c, fail(http.StatusInternalServerError, "Something went wrong on the server. The error was logged."))
+		}
+	}()
+	if err = c.Next(); err != nil {
+		return h.renderError(c, err)
+	}
+	return nil
+}
+
+// status and message of err as an operator sees them (never internals).
+func describe(err error) (int, string) {
+	var ue *uiError
+	var fe *fiber.Error
+	var pe *config.PathError
+	switch {
+	case errors.As(err, &ue):
+		return ue.status, ue.msg
+	case errors.As(err, &fe):
+		return fe.Code, fe.Message
+	case errors.As(err, &pe):
+		return http.StatusBadRequest, pe.Error()
+	case errors.Is(err, db.ErrInvalidQuery):
+		return http.StatusBadRequest, "This listing link is no longer valid (the sort changed); start again from the first page."
+	case errors.Is(err, db.ErrNotFound):
+		return http.StatusNotFound, "Not found: it may have been removed meanwhile."
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "The operation timed out."
+	}
+	st := cache.StatusOf(err)
+	msg := cache.PublicMessage(err)
+	if st >= 500 && msg == "internal error" {
+		msg = "Something went wrong on the server. The error was logged."
+	}
+	return st, msg
+}
+
+func (h *Handler) renderError(c *fiber.Ctx, err error) error {
+	status, msg := describe(err)
+	if status >= 500 {
+		h.d.Log.Error("dashboard error", "path", c.Path(), "err", err)
+	}
+	c.Response().ResetBody()
+	c.Status(status)
+	if isHTMX(c) {
+		return h.write(c, views.Alert("error", msg))
+	}
+	title := http.StatusText(status)
+	if title == "" {
+		title = "Error"
+	}
+	chrome := h.chrome(c, title, "")
+	chrome.SignedIn = h.signedIn(c)
+	if !chrome.SignedIn {
+		chrome.Remotes = nil
+	}
+	return h.write(c, views.ErrorPage(views.ErrorProps{Chrome: chrome, Status: status, Title: title, Message: msg}))
+}
+
+// isHTMX reports whether the request wants a partial: an htmx request that
+// is neither boosted nor a history restore.
+func isHTMX(c *fiber.Ctx) bool {
+	return c.Get("HX-Request") == "true" && c.Get("HX-Boosted") != "true" && c.Get("HX-History-Restore-Request") != "true"
+}
+
+// render writes full for a normal request and partial for an htmx request
+// (full when partial is nil).
+func (h *Handler) render(c *fiber.Ctx, full, partial templ.Component) error {
+	cmp := full
+	if partial != nil && isHTMX(c) {
+		cmp = partial
+	}
+	c.Vary("HX-Request")
+	return h.write(c, cmp)
+}
+
+// write renders cmp to a buffer first, so that a failing component leaves
+// no half page behind.
+func (h *Handler) write(c *fiber.Ctx, cmp templ.Component) error {
+	var buf bytes.Buffer
+	if err := cmp.Render(c.UserContext(), &buf); err != nil {
+		return err
+	}
+	c.Type("html", "utf-8")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Send(buf.Bytes())
+}
+
+// chrome is the frame every page shares.
+func (h *Handler) chrome(c *fiber.Ctx, title, active string) views.Chrome {
+	cfg := h.d.Config()
+	var nav []views.NavRemote
+	for _, n := range cfg.Remotes.Names() {
+		r := cfg.Remotes.Remotes[n]
+		nav = append(nav, views.NavRemote{Name: n, Type: r.Type, Package: r.Package})
+	}
+	return views.Chrome{Title: title, Active: active, CSRF: h.csrfToken(c), StaticVersion: h.assets.Version(),
+		Version: h.d.Version, SignedIn: true, Remotes: nav}
+}
+
+// localRemotes lists the local repositories, by name.
+func localRemotes(cfg *config.Config) []views.NavRemote {
+	var out []views.NavRemote
+	for _, n := range cfg.Remotes.Names() {
+		if r := cfg.Remotes.Remotes[n]; r.IsLocal() {
+			out = append(out, views.NavRemote{Name: n, Type: r.Type, Package: r.Package})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// remoteOf returns the remote named in the route, or a 404 error.
+func (h *Handler) remoteOf(c *fiber.Ctx) (*config.Remote, error) {
+	r := h.d.Config().Remotes.Remotes[c.Params("remote")]
+	if r == nil {
+		return nil, fail(http.StatusNotFound, "There is no repository with this name.")
+	}
+	return r, nil
+}
+
+// toRow converts a metadata row through the API's representation.
+func toRow(a db.Artifact) views.ArtifactRow {
+	j := api.ToJSON(a)
+	return views.ArtifactRow{Path: j.Path, URL: j.URL, Size: j.Size, SHA256: j.SHA256, ContentType: j.ContentType,
+		Kind: j.Kind, Pattern: j.Pattern, CachedAt: j.CachedAt, ExpiresAt: j.ExpiresAt, LastAccess: j.LastAccess,
+		Hits: j.Hits, StorageKey: j.StorageKey, ETag: j.ETag, Pinned: j.Pinned}
+}

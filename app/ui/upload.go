@@ -1,0 +1,90 @@
+package ui
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"artifactapi/app/cache"
+	"artifactapi/views"
+)
+
+// UploadForm shows the upload screen (local repositories only).
+func (h *Handler) UploadForm(c *fiber.Ctx) error {
+	cfg := h.d.Config()
+	p := views.UploadProps{Chrome: h.chrome(c, "Upload", "upload"), Locals: localRemotes(cfg), Remote: c.Query("remote")}
+	if n := cfg.Env.MaxUploadSize; n > 0 {
+		p.MaxSize = views.Bytes(n)
+	}
+	return h.render(c, views.UploadPage(p), nil)
+}
+
+// UploadFile stores the raw request body (one file, streamed, never held in
+// memory) as ?path in the local repository ?remote, through the engine's
+// upload, and answers with the file's result row: its download URL and
+// sha256, or why it was refused. The page's script sends one PUT per file,
+// with the CSRF header, and shows its progress.
+func (h *Handler) UploadFile(c *fiber.Ctx) error {
+	name := strings.Clone(c.Query("path"))
+	res := views.UploadResult{Name: path.Base(name)}
+	status, err := h.upload(c, name, &res)
+	if err != nil {
+		status, res.Error = describe(err)
+		if status >= 500 {
+			h.d.Log.Error("dashboard upload", "path", name, "err", err)
+		}
+	}
+	c.Status(status)
+	return h.write(c, views.UploadRow(res))
+}
+
+func (h *Handler) upload(c *fiber.Ctx, name string, res *views.UploadResult) (int, error) {
+	cfg := h.d.Config()
+	r := cfg.Remotes.Remotes[c.Query("remote")]
+	switch {
+	case r == nil:
+		return 0, fail(http.StatusNotFound, "There is no repository with this name.")
+	case !r.IsLocal():
+		return 0, fail(http.StatusBadRequest, "Uploads go to local repositories only.")
+	}
+	p, err := cleanUploadPath(name)
+	if err != nil {
+		return 0, err
+	}
+	res.Name = p
+	if v := r.Classify(p); !v.Allowed {
+		return 0, fail(http.StatusForbidden, "This path is not allowed by the repository's patterns.")
+	}
+	max := cfg.Env.MaxUploadSize
+	if cl := c.Request().Header.ContentLength(); max > 0 && int64(cl) > max {
+		return 0, fail(http.StatusRequestEntityTooLarge, "The file is larger than the largest accepted upload ("+views.Bytes(max)+").")
+	}
+	var body io.Reader = c.Context().RequestBodyStream()
+	if body == nil {
+		body = bytes.NewReader(c.Body())
+	}
+	a, err := h.d.Engine.Upload(c.UserContext(), r, p, body, strings.TrimSpace(c.Get("X-Checksum-Sha256")), max)
+	if err != nil {
+		if errors.Is(err, cache.ErrExists) {
+			return 0, fail(http.StatusConflict, "A file already exists at this path and the repository does not allow overwriting.")
+		}
+		return 0, err
+	}
+	h.d.Log.Info("dashboard upload", "remote", r.Name, "path", p, "size", a.Size)
+	res.URL = c.BaseURL() + "/api/" + r.Name + "/" + escapePath(p)
+	res.Size, res.SHA256 = a.Size, a.SHA256
+	return http.StatusCreated, nil
+}
+
+// cleanUploadPath cleans a typed (not URL-encoded) path as /api would.
+func cleanUploadPath(p string) (string, error) {
+	if strings.TrimSpace(p) == "" {
+		return "", fail(http.StatusBadRequest, "The file has no name.")
+	}
+	return cleanTyped(p)
+}

@@ -1,0 +1,59 @@
+// Shared test helpers: the base URL and admin token from global-setup.ts,
+// signing in, screenshots and API calls.
+import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const test = base.extend({
+  // global-setup.ts sets this after the config was read.
+  baseURL: async ({}, use) => {
+    await use(process.env.E2E_BASE_URL);
+  },
+});
+export { expect };
+
+export const adminToken = (): string => process.env.E2E_ADMIN_TOKEN ?? '';
+export const admin = (): Record<string, string> => ({ Authorization: 'Bearer ' + adminToken() });
+
+/** Signs in through the form. */
+export async function signIn(page: Page): Promise<void> {
+  await page.goto('/ui/login');
+  await page.getByLabel('Admin token').fill(adminToken());
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('link', { name: 'Overview' })).toBeVisible();
+}
+
+/** Saves a full-page screenshot under test-results/screens. */
+export async function screen(page: Page, name: string): Promise<void> {
+  const dir = path.join(__dirname, '..', 'test-results', 'screens');
+  fs.mkdirSync(dir, { recursive: true });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(dir, name + '.png'), fullPage: true });
+}
+
+/** Fetches an artifact through /api and returns its source header. */
+export async function fetchArtifact(request: APIRequestContext, remote: string, p: string): Promise<string> {
+  const r = await request.get(`/api/${remote}/${p}`);
+  expect(r.status(), `GET /api/${remote}/${p}`).toBe(200);
+  await r.body();
+  return r.headers()['x-artifact-source'] ?? '';
+}
+
+/** Waits until remote's listing holds p (the commit follows the response). */
+export async function committed(request: APIRequestContext, remote: string, p: string): Promise<void> {
+  await expect.poll(async () => (await listed(request, remote, p)).includes(p), { message: `${remote}/${p} committed` }).toBe(true);
+}
+
+/** Caches p through /api (a miss) and waits for its commit. */
+export async function cache(request: APIRequestContext, remote: string, p: string): Promise<void> {
+  expect(await fetchArtifact(request, remote, p)).toBe('remote');
+  await committed(request, remote, p);
+}
+
+/** The paths the listing API holds for remote (every page). */
+export async function listed(request: APIRequestContext, remote: string, q = ''): Promise<string[]> {
+  const r = await request.get(`/artifacts/${remote}?limit=1000&q=${encodeURIComponent(q)}`);
+  expect(r.status()).toBe(200);
+  const j = await r.json();
+  return j.items.map((i: { path: string }) => i.path);
+}
