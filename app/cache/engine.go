@@ -110,7 +110,7 @@ type Engine struct {
 // directory and starts the background hit flusher and invalidation listener.
 func New(ctx context.Context, o Options) (*Engine, error) {
 	if o.LockTTL <= 0 {
-		o.LockTTL = 30 * time.Second
+		o.LockTTL = 10 * time.Second
 	}
 	if o.HitFlush <= 0 {
 		o.HitFlush = 2 * time.Second
