@@ -172,6 +172,10 @@ func (h *Handler) renderError(c *fiber.Ctx, err error) error {
 	c.Response().ResetBody()
 	c.Status(status)
 	if isHTMX(c) {
+		// Shown in the page's status area, whatever the request targeted
+		// (a row, a table, a form), and scrolled into view.
+		c.Set("HX-Retarget", "#flash")
+		c.Set("HX-Reswap", "innerHTML show:top")
 		return h.write(c, views.Alert("error", msg))
 	}
 	title := http.StatusText(status)

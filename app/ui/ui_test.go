@@ -379,7 +379,7 @@ func TestRenderPicksPageOrPartial(t *testing.T) {
 	hs.store.err = errors.New("connection refused to db-secret-host")
 	resp, body := hs.do(http.MethodGet, "/ui/remotes/files", nil, map[string]string{"HX-Request": "true"}, ck...)
 	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, `class="alert alert-error"`) ||
-		strings.Contains(body, "<html") || strings.Contains(body, "db-secret-host") {
+		strings.Contains(body, "<html") || strings.Contains(body, "db-secret-host") || resp.Header.Get("HX-Retarget") != "#flash" {
 		t.Fatalf("htmx error: %d %s", resp.StatusCode, body)
 	}
 	resp, body = hs.do(http.MethodGet, "/ui/remotes/files", nil, nil, ck...)

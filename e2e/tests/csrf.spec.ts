@@ -1,4 +1,4 @@
-import { test, expect, signIn, listed, cache } from '../lib/fixtures';
+import { test, expect, signIn, listed, cache, screen } from '../lib/fixtures';
 
 test('a form post without the CSRF token is refused with 403', async ({ page, request }) => {
   await cache(request, 'secured', 'files/csrf/victim-1.bin');
@@ -29,6 +29,22 @@ test('a form post without the CSRF token is refused with 403', async ({ page, re
   });
   expect(ok.status()).toBe(200);
   expect(await listed(request, 'secured', 'victim')).toEqual([]);
+});
+
+test('the page shows the refusal in place when its token is gone', async ({ page, request }) => {
+  await cache(request, 'secured', 'files/csrf/other-2.bin');
+  await signIn(page);
+  await page.goto('/ui/remotes/secured');
+  await page.evaluate(() => {
+    document.body.setAttribute('hx-headers', '{}');
+    document.querySelectorAll('input[name="_csrf"]').forEach((i) => i.remove());
+  });
+  await page.getByLabel('Path contains').fill('other');
+  await page.getByRole('button', { name: 'Count matching' }).click();
+  await expect(page.locator('#flash [role=alert]')).toContainText('CSRF token is missing or invalid');
+  await expect(page.getByTestId('bulk-count')).toHaveCount(0);
+  await screen(page, '16-csrf-refused');
+  expect(await listed(request, 'secured', 'other')).toEqual(['files/csrf/other-2.bin']);
 });
 
 test('without a session a post is refused even with a token', async ({ page, playwright, baseURL }) => {
