@@ -108,3 +108,17 @@ test('paging with a cursor: next, previous, no repeats', async ({ page }) => {
   await page.reload();
   expect(await paths(page)).toEqual(second);
 });
+
+test('the listing reads without JavaScript', async ({ browser, baseURL }) => {
+  const ctx = await browser.newContext({ javaScriptEnabled: false, baseURL });
+  const page = await ctx.newPage();
+  await signIn(page);
+  await page.goto('/ui/remotes/catalog?q=darwin');
+  await expect(rows(page)).toHaveCount(5);
+  await expect(page.getByTestId('sha256').first()).toBeVisible();
+  await page.getByLabel('Search paths').fill('linux');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(rows(page)).toHaveCount(7);
+  await expect(page).toHaveURL(/q=linux/);
+  await ctx.close();
+});
