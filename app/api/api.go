@@ -15,6 +15,7 @@ import (
 
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
+	"artifactapi/app/httpserve"
 	"artifactapi/app/jobs"
 	"artifactapi/app/metrics"
 	"artifactapi/app/upstream"
@@ -44,10 +45,17 @@ type Deps struct {
 }
 
 // Handler serves /api and the management routes.
-type Handler struct{ d Deps }
+type Handler struct {
+	d      Deps
+	bodies *httpserve.BodyCache
+}
 
 // New returns a Handler.
-func New(d Deps) *Handler { return &Handler{d: d} }
+func New(d Deps) *Handler {
+	// Small artifacts (indexes, checksums, signatures) are the hottest: up
+	// to 16 MiB of those up to 64 KiB are served from memory.
+	return &Handler{d: d, bodies: httpserve.NewBodyCache(64<<10, 16<<20)}
+}
 
 // Admin checks the admin credential: Bearer, or Basic with any user name.
 type Admin struct{ token, peer []byte }

@@ -96,7 +96,7 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 		if err != nil {
 			return fail(err, p)
 		}
-		err = httpserve.Write(c, res, acc, httpserve.Options{})
+		err = httpserve.Write(c, res, acc, httpserve.Options{Bodies: h.bodies})
 		if errors.Is(err, blob.ErrNotFound) && attempt == 0 {
 			// The blob vanished under its metadata: forget it and fetch again.
 			h.d.Engine.Forget(c.Context(), r.Name, key)
