@@ -94,15 +94,17 @@ func (h *Handler) StartJob(c *fiber.Ctx) error {
 			paths = append(paths, l)
 		}
 	}
-	j, err := m.Submit(c.UserContext(), jobs.Submission{Remote: remote, Paths: paths, Pin: pin})
+	var j db.Job
+	if len(paths) == 0 {
+		err = &jobs.InvalidError{Msg: "Give at least one path."}
+	} else {
+		j, err = m.Submit(c.UserContext(), jobs.Submission{Remote: remote, Paths: paths, Pin: pin})
+	}
 	var inv *jobs.InvalidError
-	if errors.As(err, &inv) || len(paths) == 0 {
-		msg := "Give at least one path."
-		if inv != nil {
-			msg = inv.Msg
-			if inv.Path != "" {
-				msg += " (path: " + inv.Path + ")"
-			}
+	if errors.As(err, &inv) {
+		msg := inv.Msg
+		if inv.Path != "" {
+			msg += " (path: " + inv.Path + ")"
 		}
 		p, perr := h.jobsProps(c, m)
 		if perr != nil {

@@ -21,6 +21,7 @@ import (
 
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
+	"artifactapi/app/jobs"
 	"artifactapi/db"
 )
 
@@ -520,5 +521,83 @@ func TestStaticAssetsAreCached(t *testing.T) {
 	}
 	if resp, _ := hs.do(http.MethodGet, "/ui/static/nope.js", nil, nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("missing asset: %d", resp.StatusCode)
+	}
+}
+
+// fakeJobs keeps submitted jobs in memory.
+type fakeJobs struct {
+	mu   sync.Mutex
+	jobs map[string]db.Job
+}
+
+func (f *fakeJobs) Submit(_ context.Context, s jobs.Submission) (db.Job, error) {
+	if strings.Contains(strings.Join(s.Paths, ""), "..") {
+		return db.Job{}, &jobs.InvalidError{Msg: "invalid path: '..' segment not allowed", Path: s.Paths[0]}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j := db.Job{ID: db.NewJobID(), Remote: s.Remote, State: db.JobQueued, Totals: db.JobTotals{Items: len(s.Paths), ByState: map[string]int{db.ItemQueued: len(s.Paths)}}}
+	for i, p := range s.Paths {
+		j.Items = append(j.Items, db.JobItem{JobID: j.ID, Idx: i, Remote: s.Remote, Path: p, State: db.ItemQueued})
+	}
+	f.jobs[j.ID] = j
+	return j, nil
+}
+
+func (f *fakeJobs) Job(_ context.Context, id string) (db.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return j, db.ErrNotFound
+	}
+	return j, nil
+}
+
+func (f *fakeJobs) Jobs(context.Context, int) ([]db.Job, error) { return nil, nil }
+
+func TestJobsStartAndPollUntilDone(t *testing.T) {
+	hs := newHarness(t)
+	fj := &fakeJobs{jobs: map[string]db.Job{}}
+	hs.h.d.Jobs = fj
+	session, seed, token := hs.signIn()
+	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded", CSRFHeader: token, "HX-Request": "true"}
+	post := func(form url.Values) (*http.Response, string) {
+		return hs.do(http.MethodPost, "/ui/jobs", strings.NewReader(form.Encode()), hdr, session, seed)
+	}
+
+	resp, body := post(url.Values{"remote": {"files"}, "paths": {"  \n# comment\n"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Give at least one path") || strings.Contains(body, "<html") {
+		t.Fatalf("empty job: %d %s", resp.StatusCode, body)
+	}
+	resp, body = post(url.Values{"remote": {"files"}, "paths": {"a/../../b.tar.gz"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(html.UnescapeString(body), "'..' segment not allowed") {
+		t.Fatalf("refused job: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = post(url.Values{"remote": {"files"}, "paths": {"v1/a.tar.gz\r\n\nv1/b.tar.gz\n"}})
+	loc := resp.Header.Get("HX-Redirect")
+	id := strings.TrimPrefix(loc, "/ui/jobs/")
+	j, err := fj.Job(context.Background(), id)
+	if err != nil || len(j.Items) != 2 || j.Items[1].Path != "v1/b.tar.gz" {
+		t.Fatalf("submitted job %q: %+v %v", loc, j, err)
+	}
+
+	get := func() string {
+		_, body := hs.do(http.MethodGet, loc, nil, map[string]string{"HX-Request": "true"}, session, seed)
+		return body
+	}
+	if b := get(); !strings.Contains(b, `hx-trigger="every 1s"`) || strings.Contains(b, "<html") {
+		t.Fatalf("running job does not poll: %s", b)
+	}
+	fj.mu.Lock()
+	j.State = db.JobDone
+	j.Items[0].State, j.Items[1].State, j.Items[1].Reason = db.ItemCached, db.ItemFailed, "not found upstream (HTTP 404)"
+	fj.jobs[id] = j
+	fj.mu.Unlock()
+	if b := get(); strings.Contains(b, "hx-trigger") || !strings.Contains(b, "not found upstream (HTTP 404)") {
+		t.Fatalf("finished job still polls or hides the failure: %s", b)
+	}
+	if resp, _ := hs.do(http.MethodGet, "/ui/jobs/"+db.NewJobID(), nil, nil, session, seed); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown job: %d", resp.StatusCode)
 	}
 }
