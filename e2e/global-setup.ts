@@ -85,46 +85,26 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const id = crypto.randomBytes(4).toString('hex');
   const dbName = `artifactapi_e2e_${id}`;
   const redisPrefix = `artifactapi-e2e-${id}:`;
-  psql(`CREATE DATABASE ${dbName}`);
-
-  const remotes = path.join(tmp, 'remotes.yaml');
-  fs.writeFileSync(remotes, remotesYAML(origin.url));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const adminToken = 'e2e-admin-' + crypto.randomBytes(12).toString('hex');
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: process.env.HOME,
-    LISTEN_ADDR: `127.0.0.1:${port}`, DATA_DIR: path.join(tmp, 'data'), REMOTES_CONFIG: remotes,
-    ADMIN_TOKEN: adminToken, LOG_FORMAT: 'text', LOG_LEVEL: 'info', JOB_CONCURRENCY: '1',
-    DBHOST: '127.0.0.1', DBPORT: '5432', DBUSER: 'postgres', DBNAME: dbName, DBSSLMODE: 'disable',
-    REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: redisPrefix,
-    MINIO_ENDPOINT: process.env.TEST_MINIO_ENDPOINT, MINIO_ACCESS_KEY: process.env.TEST_MINIO_ACCESS_KEY,
-    MINIO_SECRET_KEY: process.env.TEST_MINIO_SECRET_KEY, MINIO_BUCKET: `e2e-${id}`, MINIO_SECURE: 'false',
-  };
   const logFile = path.join(tmp, 'artifactapi.log');
-  const logFd = fs.openSync(logFile, 'a');
-  const proc = spawn(bin, ['serve'], { env, stdio: ['ignore', logFd, logFd] });
-  await waitReady(base, proc, logFile);
+  let proc: ChildProcess | undefined;
+  let dbCreated = false;
 
-  process.env.E2E_BASE_URL = base;
-  process.env.E2E_ADMIN_TOKEN = adminToken;
-  process.env.E2E_ORIGIN = origin.url;
-  process.env.E2E_SECRETS = JSON.stringify([adminToken, UPSTREAM_PASSWORD, process.env.TEST_MINIO_SECRET_KEY]);
-
-  return async () => {
-    if (proc.exitCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
+  // Stops everything started so far; the teardown, and the way out of a failed setup.
+  const cleanup = async (): Promise<void> => {
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc!.once('exit', r));
       proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+      const timer = setTimeout(() => proc!.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
     }
-    fs.closeSync(logFd);
     await origin.close();
-    const out = path.join(__dirname, 'test-results');
-    fs.mkdirSync(out, { recursive: true });
-    fs.copyFileSync(logFile, path.join(out, 'artifactapi.log'));
-    psql(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    if (fs.existsSync(logFile)) {
+      const out = path.join(__dirname, 'test-results');
+      fs.mkdirSync(out, { recursive: true });
+      fs.copyFileSync(logFile, path.join(out, 'artifactapi.log'));
+    }
+    if (dbCreated) psql(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     try {
       const keys = execFileSync('redis-cli', ['-h', '127.0.0.1', '--scan', '--pattern', redisPrefix + '*']).toString().split('\n').filter(Boolean);
       for (let i = 0; i < keys.length; i += 500) execFileSync('redis-cli', ['-h', '127.0.0.1', 'DEL', ...keys.slice(i, i + 500)]);
@@ -133,4 +113,36 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     }
     fs.rmSync(tmp, { recursive: true, force: true });
   };
+
+  try {
+    psql(`CREATE DATABASE ${dbName}`);
+    dbCreated = true;
+    const remotes = path.join(tmp, 'remotes.yaml');
+    fs.writeFileSync(remotes, remotesYAML(origin.url));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const adminToken = 'e2e-admin-' + crypto.randomBytes(12).toString('hex');
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH, HOME: process.env.HOME,
+      LISTEN_ADDR: `127.0.0.1:${port}`, DATA_DIR: path.join(tmp, 'data'), REMOTES_CONFIG: remotes,
+      ADMIN_TOKEN: adminToken, LOG_FORMAT: 'text', LOG_LEVEL: 'info', JOB_CONCURRENCY: '1',
+      DBHOST: '127.0.0.1', DBPORT: '5432', DBUSER: 'postgres', DBNAME: dbName, DBSSLMODE: 'disable',
+      REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: redisPrefix,
+      MINIO_ENDPOINT: process.env.TEST_MINIO_ENDPOINT, MINIO_ACCESS_KEY: process.env.TEST_MINIO_ACCESS_KEY,
+      MINIO_SECRET_KEY: process.env.TEST_MINIO_SECRET_KEY, MINIO_BUCKET: `e2e-${id}`, MINIO_SECURE: 'false',
+    };
+    const logFd = fs.openSync(logFile, 'a');
+    proc = spawn(bin, ['serve'], { env, stdio: ['ignore', logFd, logFd] });
+    fs.closeSync(logFd); // the child keeps its own descriptor
+    await waitReady(base, proc, logFile);
+
+    process.env.E2E_BASE_URL = base;
+    process.env.E2E_ADMIN_TOKEN = adminToken;
+    process.env.E2E_ORIGIN = origin.url;
+    process.env.E2E_SECRETS = JSON.stringify([adminToken, UPSTREAM_PASSWORD, process.env.TEST_MINIO_SECRET_KEY]);
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  return cleanup;
 }

@@ -1,4 +1,4 @@
-import { test, expect, signIn, screen, adminToken } from '../lib/fixtures';
+import { test, expect, screen, adminToken } from '../lib/fixtures';
 
 test('the dashboard sends a signed-out browser to the sign-in page', async ({ page }) => {
   await page.goto('/ui/');
@@ -35,8 +35,4 @@ test('after signing in, the page asked for is shown', async ({ page }) => {
   await page.getByLabel('Admin token').fill(adminToken());
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('heading', { name: 'Configuration' })).toBeVisible();
-});
-
-test('signIn helper works', async ({ page }) => {
-  await signIn(page);
 });
