@@ -30,6 +30,7 @@ func (a *App) routes() *fiber.App {
 		Log: a.log, Metrics: a.Metrics, Health: a.Health, Version: Version,
 		Jobs: a.Jobs,
 	})
+	f.Use(closeUnreadBody)
 	// /api is dispatched on the raw path, before the router normalises it,
 	// so that encoded traversal attempts are refused with 400 rather than
 	// silently resolved.

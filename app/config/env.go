@@ -28,6 +28,7 @@ var EnvVars = []EnvVar{
 	{Name: "DBUSER", Help: "PostgreSQL user"},
 	{Name: "DBPASS", Help: "PostgreSQL password", Secret: true},
 	{Name: "DBNAME", Help: "PostgreSQL database"},
+	{Name: "DBSSLMODE", Default: "prefer", Help: "PostgreSQL sslmode (disable, prefer, require, verify-full)"},
 	{Name: "DATABASE_URL", Help: "PostgreSQL URL, instead of DBHOST…DBNAME", Secret: true},
 	{Name: "REDIS_URL", Help: "Redis URL (enables cross-replica coordination), e.g. redis://localhost:6379", Secret: true},
 	{Name: "REDIS_PREFIX", Default: "artifactapi:", Help: "prefix of every Redis key and channel"},
