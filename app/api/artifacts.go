@@ -92,14 +92,14 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 		req.Origin = &upstream.Origin{Client: h.d.Upstream, URL: u, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed())}
 	}
 	for attempt := 0; ; attempt++ {
-		res, err := h.d.Engine.Get(c.Context(), req)
+		res, err := h.d.Engine.Get(c.UserContext(), req)
 		if err != nil {
 			return fail(err, p)
 		}
 		err = httpserve.Write(c, res, acc, httpserve.Options{Bodies: h.bodies})
 		if errors.Is(err, blob.ErrNotFound) && attempt == 0 {
 			// The blob vanished under its metadata: forget it and fetch again.
-			h.d.Engine.Forget(c.Context(), r.Name, key)
+			h.d.Engine.Forget(c.UserContext(), r.Name, key)
 			c.Response().Reset()
 			continue
 		}
@@ -133,7 +133,7 @@ func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.A
 	if body == nil {
 		body = strings.NewReader(string(c.Body()))
 	}
-	a, err := h.d.Engine.Upload(c.Context(), r, p, body, strings.TrimSpace(c.Get("X-Checksum-Sha256")), max)
+	a, err := h.d.Engine.Upload(c.UserContext(), r, p, body, strings.TrimSpace(c.Get("X-Checksum-Sha256")), max)
 	if err != nil {
 		return fail(err, p)
 	}
@@ -161,7 +161,7 @@ func (h *Handler) delete(c *fiber.Ctx, r *config.Remote, p string, acc *httpserv
 	if r.IsLocal() {
 		reason = "deleted"
 	}
-	if err := h.d.Engine.Evict(c.Context(), r.Name, key, reason); err != nil {
+	if err := h.d.Engine.Evict(c.UserContext(), r.Name, key, reason); err != nil {
 		return fail(err, p)
 	}
 	acc.Status = http.StatusOK

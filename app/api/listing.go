@@ -71,10 +71,10 @@ func (h *Handler) Artifacts(c *fiber.Ctx) error {
 	q, err := ListQueryFrom(c, remote)
 	if err == nil {
 		var page db.ListPage
-		page, err = h.d.Meta.ListArtifacts(c.Context(), q)
+		page, err = h.d.Meta.ListArtifacts(c.UserContext(), q)
 		if err == nil {
 			var tot db.Totals
-			tot, err = h.d.Meta.Totals(c.Context(), remote, q.Q)
+			tot, err = h.d.Meta.Totals(c.UserContext(), remote, q.Q)
 			if err == nil {
 				items := make([]ArtifactJSON, 0, len(page.Items))
 				for _, a := range page.Items {
@@ -111,7 +111,7 @@ func (h *Handler) Evict(c *fiber.Ctx) error {
 		_, werr := writeError(c, Fail(http.StatusBadRequest, "unknown remote"), req.Remote, "")
 		return werr
 	}
-	res, err := h.d.Engine.EvictMatching(c.Context(), req.Remote, req.Q, req.DryRun)
+	res, err := h.d.Engine.EvictMatching(c.UserContext(), req.Remote, req.Q, req.DryRun)
 	if err != nil {
 		_, werr := writeError(c, err, req.Remote, "")
 		return werr

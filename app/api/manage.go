@@ -27,7 +27,7 @@ func (h *Handler) Root(c *fiber.Ctx) error {
 }
 
 func (h *Handler) check(c *fiber.Ctx) (map[string]Component, bool) {
-	ctx, cancel := context.WithTimeout(c.Context(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
 	defer cancel()
 	comps := h.d.Health(ctx)
 	ok := comps["metadata"].OK && comps["blobs"].OK
@@ -55,7 +55,7 @@ func (h *Handler) Ready(c *fiber.Ctx) error {
 
 // Config shows the effective configuration with every secret redacted.
 func (h *Handler) Config(c *fiber.Ctx) error {
-	comps := h.d.Health(c.Context())
+	comps := h.d.Health(c.UserContext())
 	backends := map[string]string{}
 	for k, v := range comps {
 		backends[k] = v.Backend
