@@ -225,22 +225,29 @@ func (e *Engine) leadLocked(ctx context.Context, f *fill, lock coord.Lock) {
 // keepLock refreshes the lock every third of its TTL until stopped. A failed
 // refresh is logged: the atomic commit keeps a rare double download harmless.
 func (e *Engine) keepLock(lock coord.Lock) func() {
-	stop := make(chan struct{})
+	return every(e.o.LockTTL/3, func() {
+		if err := lock.Refresh(context.Background(), e.o.LockTTL); err != nil {
+			e.coordFailed("refresh fill lock", err)
+		}
+	})
+}
+
+// every runs fn at each interval until the returned stop function is called.
+func every(interval time.Duration, fn func()) (stop func()) {
+	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(e.o.LockTTL / 3)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-done:
 				return
 			case <-t.C:
-				if err := lock.Refresh(context.Background(), e.o.LockTTL); err != nil {
-					e.coordFailed("refresh fill lock", err)
-				}
+				fn()
 			}
 		}
 	}()
-	return func() { close(stop) }
+	return func() { close(done) }
 }
 
 // revalidate handles an expired entry before any download. It returns true

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"artifactapi/app/upstream"
 )
@@ -47,21 +46,9 @@ func (e *Engine) advertise(ctx context.Context, f *fill) func() {
 		e.coordFailed("advertise fill", err)
 		return func() {}
 	}
-	stop := make(chan struct{})
-	go func() {
-		t := time.NewTicker(e.o.LockTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				_ = e.o.Coord.Set(context.Background(), k, v, e.o.LockTTL)
-			}
-		}
-	}()
+	stop := every(e.o.LockTTL/3, func() { _ = e.o.Coord.Set(context.Background(), k, v, e.o.LockTTL) })
 	return func() {
-		close(stop)
+		stop()
 		_ = e.o.Coord.Del(context.Background(), k)
 	}
 }
