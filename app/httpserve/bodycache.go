@@ -1,7 +1,6 @@
 package httpserve
 
 import (
-	"bytes"
 	"container/list"
 	"context"
 	"crypto/sha256"
@@ -76,37 +75,35 @@ func (bc *BodyCache) Len() (n int, bytes int64) {
 // opener reads a stored body from off for length bytes (length < 0: to the end).
 type opener func(ctx context.Context, off, length int64) (io.ReadCloser, error)
 
-// open returns bytes off..off+length of the committed artifact a, from
-// memory when a is small enough: the whole body is read once through open
-// and kept if its sha256 matches. Anything else goes to open directly, and
-// open's errors (blob.ErrNotFound) pass through unchanged.
-func (bc *BodyCache) open(ctx context.Context, a db.Artifact, open opener, off, length int64) (io.ReadCloser, error) {
+// slice returns bytes off..off+length of the committed artifact a from
+// memory (length < 0: to the end), reading and checking the whole body
+// through open the first time. ok is false when a is not cached this way
+// (too big, no digest, or the stored blob does not match its digest): the
+// caller then opens the blob itself. open's errors (blob.ErrNotFound) pass
+// through unchanged.
+func (bc *BodyCache) slice(ctx context.Context, a db.Artifact, open opener, off, length int64) (b []byte, ok bool, err error) {
 	if bc == nil || len(a.SHA256) != sha256.Size*2 || a.Size < 0 || a.Size > bc.maxObject {
-		return open(ctx, off, length)
+		return nil, false, nil
 	}
-	b := bc.get(a.SHA256)
+	b = bc.get(a.SHA256)
 	if b == nil {
 		rc, err := open(ctx, 0, -1)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		b = make([]byte, a.Size)
 		_, err = io.ReadFull(rc, b)
 		rc.Close()
 		sum := sha256.Sum256(b)
 		if err != nil || hex.EncodeToString(sum[:]) != a.SHA256 {
-			// The blob changed under its metadata, or the read failed:
-			// serve what the store holds now, as without this cache.
-			return open(ctx, off, length)
+			return nil, false, nil
 		}
 		bc.put(a.SHA256, b)
 	}
-	if off > int64(len(b)) {
-		off = int64(len(b))
-	}
+	off = min(off, int64(len(b)))
 	end := int64(len(b))
 	if length >= 0 && off+length < end {
 		end = off + length
 	}
-	return io.NopCloser(bytes.NewReader(b[off:end])), nil
+	return b[off:end], true, nil
 }

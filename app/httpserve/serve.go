@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,20 +155,24 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	// Not c.Context(): fasthttp reads the body after the handler returns and
 	// then recycles its RequestCtx, which an S3 stream's transport still uses
 	// as its parent context (a data race under -race).
-	var body io.ReadCloser
-	var err error
 	if res.Source == "cache" && res.SizeKnown {
-		body, err = o.Bodies.open(context.Background(), a, res.Open, off, length)
-	} else {
-		body, err = res.Open(context.Background(), off, length)
+		b, ok, err := o.Bodies.slice(context.Background(), a, res.Open, off, length)
+		if err != nil {
+			return err
+		}
+		if ok {
+			// From memory: fasthttp writes it right after the headers (one
+			// syscall when both fit its write buffer); the line is logged now.
+			c.Response().SetBodyRaw(b)
+			acc.Finish(int64(len(b)), nil)
+			return nil
+		}
 	}
+	body, err := res.Open(context.Background(), off, length)
 	if err != nil {
 		return err
 	}
-	// A connection that reads from a reader itself can send a file with
-	// sendfile(2); see countingBody.WriteTo.
-	_, direct := c.Context().Conn().(io.ReaderFrom)
-	c.Context().SetBodyStream(&countingBody{rc: body, acc: acc, size: length, live: res.Source != "cache", direct: direct}, int(length))
+	c.Context().SetBodyStream(&countingBody{rc: body, acc: acc, size: length, live: res.Source != "cache"}, int(length))
 	return nil
 }
 
@@ -207,13 +210,12 @@ func writeUpstreamHead(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) 
 // countingBody counts bytes sent and finishes the access line when fasthttp
 // closes it (on success, client abort or write error).
 type countingBody struct {
-	rc     io.ReadCloser
-	acc    *Access
-	size   int64 // body length, -1 when unknown
-	live   bool  // streamed from a download in progress
-	direct bool  // the connection implements io.ReaderFrom
-	n      int64
-	err    error
+	rc   io.ReadCloser
+	acc  *Access
+	size int64 // body length, -1 when unknown
+	live bool  // streamed from a download in progress
+	n    int64
+	err  error
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
@@ -235,19 +237,10 @@ func (b *countingBody) Read(p []byte) (int, error) {
 // hit costs more than the rest of the request. A live download is copied
 // read by read and flushed each time, because waiting to fill the buffer
 // would hold back bytes the upstream has already sent (a slow origin would
-// reach clients in 256 KiB bursts). A whole cached file goes to a connection
-// that implements io.ReaderFrom as is, so the kernel can sendfile(2) it.
+// reach clients in 256 KiB bursts). Files are copied this way too: handing
+// them to sendfile(2) (io.ReaderFrom on the connection) was measured slower
+// on loopback, 1.45 against 2.3 GB/s and 0.7 against 0.47 CPU s per GiB.
 func (b *countingBody) WriteTo(w io.Writer) (int64, error) {
-	if f, ok := b.rc.(*os.File); ok && b.direct {
-		if rf, ok := w.(io.ReaderFrom); ok {
-			n, err := rf.ReadFrom(f)
-			b.n += n
-			if err != nil {
-				b.err = err
-			}
-			return n, err
-		}
-	}
 	size := int64(256 << 10)
 	if b.size >= 0 && b.size < size {
 		size = max(b.size, 1)
