@@ -54,3 +54,9 @@ type FileAdopter interface {
 type LocalPather interface {
 	LocalPath(key string) (string, bool)
 }
+
+// FilePutter is implemented by stores that upload a complete local file more
+// cheaply than a stream (S3: by sections, without part buffers). Atomic like Put.
+type FilePutter interface {
+	PutFile(ctx context.Context, key, path string) error
+}

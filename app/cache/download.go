@@ -197,19 +197,13 @@ func (e *Engine) commit(ctx context.Context, f *fill, a db.Artifact) error {
 	if err := file.Sync(); err != nil {
 		return fmt.Errorf("sync spool: %w", err)
 	}
-	if ad, ok := e.o.Blobs.(blob.FileAdopter); ok {
-		if err := ad.Adopt(ctx, a.StorageKey, spool); err != nil {
-			return err
-		}
-		f.mu.Lock()
-		f.adopted = true
-		f.mu.Unlock()
-	} else {
-		r := io.NewSectionReader(file, 0, a.Size)
-		if err := e.o.Blobs.Put(ctx, a.StorageKey, r, a.Size); err != nil {
-			return err
-		}
+	adopted, err := e.storeFile(ctx, a.StorageKey, spool, file, a.Size)
+	if err != nil {
+		return err
 	}
+	f.mu.Lock()
+	f.adopted = adopted
+	f.mu.Unlock()
 	if err := e.o.Meta.PutArtifact(ctx, a); err != nil {
 		return fmt.Errorf("record metadata: %w", err)
 	}
@@ -217,4 +211,17 @@ func (e *Engine) commit(ctx context.Context, f *fill, a db.Artifact) error {
 	e.invalidate(ctx, a.Remote, a.Path)
 	e.afterCommit(ctx, a)
 	return nil
+}
+
+// storeFile puts a complete spool file into the blob store the cheapest way
+// it offers: adopt it (filesystem rename), upload it by sections (S3), or
+// stream it. adopted reports that the file now belongs to the store.
+func (e *Engine) storeFile(ctx context.Context, key, path string, file *os.File, size int64) (adopted bool, err error) {
+	switch s := e.o.Blobs.(type) {
+	case blob.FileAdopter:
+		return true, s.Adopt(ctx, key, path)
+	case blob.FilePutter:
+		return false, s.PutFile(ctx, key, path)
+	}
+	return false, e.o.Blobs.Put(ctx, key, io.NewSectionReader(file, 0, size), size)
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 
-	"artifactapi/app/blob"
 	"artifactapi/app/config"
 	"artifactapi/app/coord"
 	"artifactapi/db"
@@ -85,15 +84,8 @@ func (e *Engine) Upload(ctx context.Context, r *config.Remote, p string, body io
 		CachedAt: now, LastAccess: now, ETag: `"` + sum + `"`,
 		LastModified: now.UTC().Format(http.TimeFormat),
 	}
-	if ad, ok := e.o.Blobs.(blob.FileAdopter); ok {
-		if err := ad.Adopt(ctx, a.StorageKey, spool); err != nil {
-			return db.Artifact{}, &Error{Status: http.StatusServiceUnavailable, Msg: "blob store unavailable", Err: err}
-		}
-		adopted = true
-	} else {
-		if err := e.o.Blobs.Put(ctx, a.StorageKey, io.NewSectionReader(file, 0, n), n); err != nil {
-			return db.Artifact{}, &Error{Status: http.StatusServiceUnavailable, Msg: "blob store unavailable", Err: err}
-		}
+	if adopted, err = e.storeFile(ctx, a.StorageKey, spool, file, n); err != nil {
+		return db.Artifact{}, &Error{Status: http.StatusServiceUnavailable, Msg: "blob store unavailable", Err: err}
 	}
 	if err := e.o.Meta.PutArtifact(ctx, a); err != nil {
 		return db.Artifact{}, &Error{Status: http.StatusServiceUnavailable, Msg: "metadata store unavailable", Err: err}
