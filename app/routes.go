@@ -21,7 +21,9 @@ func (a *App) routes() *fiber.App {
 		DisableStartupMessage: true,
 		StreamRequestBody:     true,
 		ReadBufferSize:        32 << 10, // registry tokens and long paths
-		ErrorHandler:          api.ErrorHandler,
+		// Headers and a small body leave in one write (with 4 KiB: two).
+		WriteBufferSize: 16 << 10,
+		ErrorHandler:    api.ErrorHandler,
 		// Large uploads stream to disk; the limit is enforced by the handler.
 		BodyLimit: 8 << 20,
 	})

@@ -171,8 +171,6 @@ type Result struct {
 	Artifact db.Artifact
 	// SizeKnown is false while streaming a download without Content-Length.
 	SizeKnown bool
-	// LocalPath is set for cache hits on a filesystem store (sendfile).
-	LocalPath string
 	// Upstream is set for a HEAD on a miss: the upstream's own answer.
 	Upstream *upstream.Response
 	open     func(ctx context.Context, off, length int64) (io.ReadCloser, error)
@@ -281,9 +279,6 @@ func (e *Engine) Get(ctx context.Context, req Request) (*Result, error) {
 func (e *Engine) hit(a db.Artifact, stale bool) *Result {
 	e.hits.add(a.Remote, a.Path, e.o.Now())
 	r := &Result{Source: "cache", Stale: stale, Artifact: a, SizeKnown: true}
-	if lp, ok := e.o.Blobs.(blob.LocalPather); ok {
-		r.LocalPath, _ = lp.LocalPath(a.StorageKey)
-	}
 	key := a.StorageKey
 	r.open = func(ctx context.Context, off, length int64) (io.ReadCloser, error) {
 		return e.o.Blobs.Open(ctx, key, off, length)
