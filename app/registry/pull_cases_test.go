@@ -248,6 +248,8 @@ func (w *world) corrupted(t *testing.T) {
 	testenv.Eventually(t, 20*time.Second, "the corrupted downloads to end", func() bool { return w.app.App.Engine.InFlight() == 0 })
 	w.flakyProxy.SetCorrupt(false)
 	same(t, pull(t, w.main.Addr, "team/corrupt:v1"), pull(t, w.appHost, "flaky/team/corrupt:v1"))
+	// The client has every byte once the body is verified; the commit follows.
+	testenv.Eventually(t, 20*time.Second, "the healthy downloads to commit", func() bool { return w.app.App.Engine.InFlight() == 0 })
 	if _, h, _ := w.get(t, http.MethodHead, layer, nil); h.Get("X-Artifact-Source") != "cache" {
 		t.Fatalf("after a healthy pull the layer is not cached (source %q)", h.Get("X-Artifact-Source"))
 	}
