@@ -50,8 +50,10 @@ lint:
 	gofmt -l . | tee /dev/stderr | (! read)
 	go vet ./...
 
+## bench: artifactapi vs nginx proxy_cache, then the registry mirror vs direct pulls (results in bench/out/)
 bench:
 	scripts/with-services.sh bench/run.sh
+	scripts/with-services.sh bench/registry.sh
 
 clean:
 	rm -rf bin data
