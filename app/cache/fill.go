@@ -111,16 +111,6 @@ func (f *fill) waitDone(ctx context.Context) error {
 	}
 }
 
-// Progress reports bytes spooled so far and the expected size (-1 unknown).
-func (f *fill) progress() (written, size int64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.sized {
-		return f.written, -1
-	}
-	return f.written, f.art.Size
-}
-
 var errReaderClosed = errors.New("cache: reader closed")
 
 // spoolReader streams a fill's spool from off to end. It withholds the final

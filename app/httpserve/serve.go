@@ -5,7 +5,6 @@ package httpserve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -175,9 +174,6 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	c.Context().SetBodyStream(&countingBody{rc: body, acc: acc, size: length, live: res.Source != "cache"}, int(length))
 	return nil
 }
-
-// ErrBlobMissing is returned by Write when a cached blob vanished (retry after Forget).
-var ErrBlobMissing = errors.New("blob missing")
 
 func writeUpstreamHead(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	u := res.Upstream
