@@ -13,6 +13,7 @@ import (
 
 	"artifactapi/app"
 	"artifactapi/app/config"
+	"artifactapi/app/logx"
 )
 
 func usage() {
@@ -88,7 +89,10 @@ func run(migrateOnly bool) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	log := app.NewLogger(os.Stderr, cfg.Env.LogFormat, cfg.Env.LogLevel, cfg.Secrets())
+	// Lines are batched on their way to stderr and flushed on every return.
+	out := logx.NewWriter(os.Stderr)
+	defer out.Close()
+	log := logx.New(out, cfg.Env.LogFormat, cfg.Env.LogLevel, cfg.Secrets())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, cfg, log)

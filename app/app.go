@@ -234,14 +234,28 @@ func (l *stallListener) Accept() (net.Conn, error) {
 type stallConn struct {
 	net.Conn
 	idle time.Duration
+	// Deadlines are moved forward only when they would otherwise fall less
+	// than idle away, by idle plus a slack: a connection is cut between idle
+	// and idle+slack after its last progress, and a busy connection costs a
+	// clock read per call instead of a timer update per call.
+	readBy, writeBy time.Time
 }
 
+// stallSlack is how much later than idle a stalled connection may be cut.
+func (c *stallConn) slack() time.Duration { return min(c.idle/10, time.Second) }
+
 func (c *stallConn) Read(p []byte) (int, error) {
-	_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	if now := time.Now(); c.readBy.Sub(now) < c.idle {
+		c.readBy = now.Add(c.idle + c.slack())
+		_ = c.Conn.SetReadDeadline(c.readBy)
+	}
 	return c.Conn.Read(p)
 }
 
 func (c *stallConn) Write(p []byte) (int, error) {
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.idle))
+	if now := time.Now(); c.writeBy.Sub(now) < c.idle {
+		c.writeBy = now.Add(c.idle + c.slack())
+		_ = c.Conn.SetWriteDeadline(c.writeBy)
+	}
 	return c.Conn.Write(p)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -85,11 +86,10 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	}
 	req := cache.Request{Remote: r, Path: key, Verdict: v, Method: c.Method()}
 	if !r.IsLocal() {
-		u, err := r.UpstreamURL(p, q)
-		if err != nil {
-			return fail(err, p)
-		}
-		req.Origin = &upstream.Origin{Client: h.d.Upstream, URL: u, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed())}
+		// The upstream URL is built (and checked not to leave the remote's
+		// host) only when the engine needs it: never on a fresh hit.
+		req.Origin = &upstream.Origin{Client: h.d.Upstream, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed()),
+			Build: func() (*url.URL, error) { return r.UpstreamURL(p, q) }}
 	}
 	for attempt := 0; ; attempt++ {
 		res, err := h.d.Engine.Get(c.UserContext(), req)

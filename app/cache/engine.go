@@ -45,6 +45,14 @@ type Origin interface {
 	Fetch(ctx context.Context, method string, h http.Header) (*upstream.Response, error)
 }
 
+// Preparer is implemented by origins that build and check their request
+// only when the engine is about to need it: a fresh hit skips the work, and
+// an error (a path refused for the remote) is returned to the caller as is,
+// before anything is looked up or fetched.
+type Preparer interface {
+	Prepare() error
+}
+
 // Revalidator is implemented by origins with their own cheap freshness check
 // (the registry compares a tag's digest with a HEAD).
 type Revalidator interface {
@@ -255,16 +263,25 @@ func (e *Engine) Get(ctx context.Context, req Request) (*Result, error) {
 	switch {
 	case err == nil:
 		if req.Acceptable != nil && !req.Acceptable(a) {
+			if err := prepare(req.Origin); err != nil {
+				return nil, err
+			}
 			return e.fetch(ctx, req, nil)
 		}
 		if e.fresh(a) {
 			return e.hit(a, false), nil
+		}
+		if err := prepare(req.Origin); err != nil {
+			return nil, err
 		}
 		return e.fetch(ctx, req, &a)
 	case errors.Is(err, db.ErrNotFound):
 	default:
 		e.o.Metrics.Errors.WithLabelValues("metadata").Inc()
 		return nil, &Error{Status: http.StatusServiceUnavailable, Msg: "metadata store unavailable", Err: err}
+	}
+	if err := prepare(req.Origin); err != nil {
+		return nil, err
 	}
 	if e.negative(ctx, req) {
 		return nil, &Error{Status: http.StatusNotFound, Msg: "not found upstream (remembered)"}
@@ -273,6 +290,13 @@ func (e *Engine) Get(ctx context.Context, req Request) (*Result, error) {
 		return e.headMiss(ctx, req)
 	}
 	return e.fetch(ctx, req, nil)
+}
+
+func prepare(o Origin) error {
+	if p, ok := o.(Preparer); ok {
+		return p.Prepare()
+	}
+	return nil
 }
 
 // hit serves a committed artifact.

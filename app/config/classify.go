@@ -166,10 +166,15 @@ func CleanPath(raw string) (string, error) {
 			return "", &PathError{"control character not allowed"}
 		}
 	}
-	for _, seg := range strings.Split(dec, "/") {
+	for rest := dec; ; {
+		seg, tail, more := strings.Cut(rest, "/")
 		if seg == ".." {
 			return "", &PathError{"'..' segment not allowed"}
 		}
+		if !more {
+			break
+		}
+		rest = tail
 	}
 	p := strings.TrimLeft(dec, "/")
 	if p == "" {

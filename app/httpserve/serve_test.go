@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"mime"
 	"testing"
 	"time"
 )
@@ -60,6 +61,15 @@ func TestWriteToCopiesWholeBody(t *testing.T) {
 		}
 		if err != nil || n != int64(size) || b.n != int64(size) || !bytes.Equal(out.Bytes(), body) {
 			t.Fatalf("size %d: wrote %d (counted %d, got %d bytes), err %v", size, n, b.n, out.Len(), err)
+		}
+	}
+}
+
+func TestAttachmentMatchesMime(t *testing.T) {
+	for _, name := range []string{"app.tar.gz", "a b.txt", "naïve.bin", `q"uote`, "semi;colon", "x=y", "", "tab\there", "ok-name_1.2+3~"} {
+		want := mime.FormatMediaType("attachment", map[string]string{"filename": name})
+		if got := attachment(name); got != want {
+			t.Errorf("attachment(%q) = %q, want %q", name, got, want)
 		}
 	}
 }
