@@ -256,8 +256,13 @@ func TestMetricsMove(t *testing.T) {
 	in.Get(t, "/api/gen/files/m.bin", nil)
 	settle(t, in)
 	in.Get(t, "/api/gen/files/m.bin", nil)
+	in.Get(t, "/api/made-up-remote-4711/x", nil)
 	after := scrape()
+	if strings.Contains(after, "made-up-remote-4711") {
+		t.Fatal("a request for an unknown remote minted a metrics series with its name")
+	}
 	for _, series := range []string{
+		`artifactapi_requests_total{remote="",source="none",status="404"} 1`,
 		`artifactapi_requests_total{remote="gen",source="cache",status="200"} 1`,
 		`artifactapi_requests_total{remote="gen",source="remote",status="200"} 1`,
 		`artifactapi_served_bytes_total{remote="gen",source="cache"} 5000`,

@@ -52,6 +52,7 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	cfg := h.d.Config()
 	r := cfg.Remotes.Remotes[name]
 	if !ok || r == nil {
+		acc.UnknownRemote = true
 		return fail(Fail(http.StatusNotFound, "unknown remote"), "")
 	}
 	p, err := config.CleanPath(raw)

@@ -238,7 +238,7 @@ func (e *Engine) expiry(r *config.Remote, kind string) time.Time {
 
 // lookup reads metadata through the in-process memo.
 func (e *Engine) lookup(ctx context.Context, remote, p string) (db.Artifact, error) {
-	if a, ok := e.memo.get(mkey(remote, p)); ok {
+	if a, ok := e.memo.get(remote, p); ok {
 		return a, nil
 	}
 	a, err := e.o.Meta.GetArtifact(ctx, remote, p)

@@ -29,10 +29,13 @@ func newMemo(max int, ttl time.Duration, now func() time.Time) *memo {
 	return &memo{m: map[string]memoEntry{}, max: max, ttl: ttl, now: now}
 }
 
-func (m *memo) get(k string) (db.Artifact, bool) {
+// get looks up mkey(remote, p) without building the key string.
+func (m *memo) get(remote, p string) (db.Artifact, bool) {
+	var kb [256]byte
+	k := append(append(append(kb[:0], remote...), 0), p...)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.m[k]
+	e, ok := m.m[string(k)] // no allocation: the conversion is only a lookup key
 	if !ok || m.now().Sub(e.at) > m.ttl {
 		return db.Artifact{}, false
 	}

@@ -35,7 +35,10 @@ type Access struct {
 	Status  int
 	Stale   bool
 	Start   time.Time
-	once    sync.Once
+	// UnknownRemote: Remote names no configured remote; the metrics count
+	// the request under an empty remote label.
+	UnknownRemote bool
+	once          sync.Once
 }
 
 // Finish writes the log line and the metrics (once).
@@ -53,10 +56,11 @@ func (a *Access) Finish(bytes int64, err error) {
 		}
 		logx.LogAccess(a.Log, &line)
 		if a.Metrics != nil {
-			a.Metrics.Requests.WithLabelValues(a.Remote, a.Source, strconv.Itoa(a.Status)).Inc()
-			if bytes > 0 {
-				a.Metrics.BytesServed.WithLabelValues(a.Remote, a.Source).Add(float64(bytes))
+			remote := a.Remote
+			if a.UnknownRemote {
+				remote = "" // a client must not mint series with made-up names
 			}
+			a.Metrics.Served(remote, a.Source, a.Status, bytes)
 		}
 	})
 }

@@ -127,10 +127,24 @@ func (h *Handler) appendRFC3339Nano(b []byte, t time.Time) []byte {
 // (strconv.Quote) otherwise: when empty, or holding a space, '=', '"', a
 // control character, or anything not plainly printable.
 func appendTextString(b []byte, s string) []byte {
-	if textNeedsQuoting(s) {
-		return strconv.AppendQuote(b, s)
+	if !textNeedsQuoting(s) {
+		return append(b, s...)
 	}
-	return append(b, s...)
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	// Printable ASCII: strconv.Quote escapes only the quote and backslash.
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' {
+			b = append(b, '\\', c)
+		} else {
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 func textNeedsQuoting(s string) bool {

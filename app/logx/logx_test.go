@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,19 @@ func TestTimeFormats(t *testing.T) {
 			if got, want := string(h.appendRFC3339Nano(nil, tm)), tm.Format(time.RFC3339Nano); got != want {
 				t.Errorf("json time of %v: %q, want %q", tm, got, want)
 			}
+		}
+	}
+}
+
+func TestTextQuotingMatchesStrconv(t *testing.T) {
+	for _, s := range []string{"Cache HIT", `a "b" \c`, "", "plain", "x=y", "tab\tx", "é", "\x7f", "a\\b"} {
+		got := string(appendTextString(nil, s))
+		want := s
+		if textNeedsQuoting(s) {
+			want = strconv.Quote(s)
+		}
+		if got != want {
+			t.Errorf("%q: got %s, want %s", s, got, want)
 		}
 	}
 }

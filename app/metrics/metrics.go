@@ -3,6 +3,9 @@
 package metrics
 
 import (
+	"strconv"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -21,6 +24,8 @@ type Metrics struct {
 	Errors            *prometheus.CounterVec // kind
 	Evictions         *prometheus.CounterVec // remote, reason
 	CoordFailures     prometheus.Counter
+
+	served sync.Map // servedKey → *servedSeries
 }
 
 // New registers every series on a fresh registry.
@@ -54,4 +59,35 @@ func New() *Metrics {
 		m.Coalesced, m.StaleServes, m.Errors, m.Evictions, m.CoordFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// servedKey names one requests_total series.
+type servedKey struct {
+	remote, source string
+	status         int
+}
+
+// servedSeries are the two counters one request updates.
+type servedSeries struct {
+	requests prometheus.Counter
+	bytes    prometheus.Counter
+}
+
+// Served counts one answered request and the bytes it sent. The series are
+// looked up once per label combination and kept: a cache hit does not pay
+// for hashing labels into the vectors.
+func (m *Metrics) Served(remote, source string, status int, bytes int64) {
+	k := servedKey{remote, source, status}
+	v, ok := m.served.Load(k)
+	if !ok {
+		v, _ = m.served.LoadOrStore(k, &servedSeries{
+			requests: m.Requests.WithLabelValues(remote, source, strconv.Itoa(status)),
+			bytes:    m.BytesServed.WithLabelValues(remote, source),
+		})
+	}
+	s := v.(*servedSeries)
+	s.requests.Inc()
+	if bytes > 0 {
+		s.bytes.Add(float64(bytes))
+	}
 }
