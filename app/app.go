@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -253,9 +254,29 @@ func (c *stallConn) Read(p []byte) (int, error) {
 }
 
 func (c *stallConn) Write(p []byte) (int, error) {
+	c.touchWrite()
+	return c.Conn.Write(p)
+}
+
+func (c *stallConn) touchWrite() {
 	if now := time.Now(); c.writeBy.Sub(now) < c.idle {
 		c.writeBy = now.Add(c.idle + c.slack())
 		_ = c.Conn.SetWriteDeadline(c.writeBy)
 	}
-	return c.Conn.Write(p)
+}
+
+// ReadFrom lets a file body reach the socket with sendfile(2) through this
+// wrapper; callers send large files in bounded pieces, each with a fresh
+// deadline.
+func (c *stallConn) ReadFrom(r io.Reader) (int64, error) {
+	c.touchWrite()
+	return readFrom(c.Conn, r)
+}
+
+// readFrom is dst.ReadFrom(r) when dst has it, a plain copy otherwise.
+func readFrom(dst net.Conn, r io.Reader) (int64, error) {
+	if rf, ok := dst.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{dst}, r)
 }

@@ -41,3 +41,6 @@ func (c *tlsRefusingConn) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// ReadFrom passes sendfile(2) through (see stallConn.ReadFrom).
+func (c *tlsRefusingConn) ReadFrom(r io.Reader) (int64, error) { return readFrom(c.Conn, r) }

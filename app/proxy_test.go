@@ -111,7 +111,9 @@ func TestMissThenHitHeaders(t *testing.T) {
 func TestRangeConditionalHead(t *testing.T) {
 	forModes(t, func(t *testing.T, mode apptest.Mode) {
 		o := newOrigin(t)
-		body := randBody(100_000, 2)
+		// Larger than the sendfile threshold and chunk: hits of the whole body
+		// and of large ranges go through sendfile on the filesystem store.
+		body := randBody(3_300_000, 2)
 		f := o.set("/files/a.bin", body)
 		o.set("/files/b.bin", body)
 		o.set("/files/c.bin", body)
@@ -120,7 +122,7 @@ func TestRangeConditionalHead(t *testing.T) {
 		// HEAD on a miss asks upstream with HEAD and caches nothing.
 		resp := in.Do(t, http.MethodHead, "/api/gen/files/a.bin", nil, nil)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get("Content-Length") != "100000" || resp.Header.Get("X-Artifact-Source") != "remote" {
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Length") != "3300000" || resp.Header.Get("X-Artifact-Source") != "remote" {
 			t.Fatalf("HEAD miss: %d %v", resp.StatusCode, resp.Header)
 		}
 		if _, ok := artifact(t, in, "gen", "files/a.bin"); ok || o.count("/files/a.bin") != 0 {
@@ -128,7 +130,7 @@ func TestRangeConditionalHead(t *testing.T) {
 		}
 		// Range on a miss is answered from the download as it streams.
 		st, h, b := in.Get(t, "/api/gen/files/b.bin", map[string]string{"Range": "bytes=10-19"})
-		if st != 206 || string(b) != string(body[10:20]) || h.Get("Content-Range") != "bytes 10-19/100000" {
+		if st != 206 || string(b) != string(body[10:20]) || h.Get("Content-Range") != "bytes 10-19/3300000" {
 			t.Fatalf("range on miss: %d %q %v", st, h.Get("Content-Range"), len(b))
 		}
 		// If-None-Match on a miss with the upstream's ETag.
@@ -151,13 +153,15 @@ func TestRangeConditionalHead(t *testing.T) {
 		}{
 			{name: "range middle", method: "GET", hdr: map[string]string{"Range": "bytes=100-199"}, status: 206, body: body[100:200]},
 			{name: "range suffix", method: "GET", hdr: map[string]string{"Range": "bytes=-10"}, status: 206, body: body[len(body)-10:]},
-			{name: "range open end", method: "GET", hdr: map[string]string{"Range": "bytes=99990-"}, status: 206, body: body[99990:]},
-			{name: "range unsatisfiable", method: "GET", hdr: map[string]string{"Range": "bytes=200000-"}, status: 416},
+			{name: "range open end", method: "GET", hdr: map[string]string{"Range": "bytes=3299990-"}, status: 206, body: body[3299990:]},
+			{name: "range large", method: "GET", hdr: map[string]string{"Range": "bytes=1000-2500999"}, status: 206, body: body[1000:2501000]},
+			{name: "range large open end", method: "GET", hdr: map[string]string{"Range": "bytes=500000-"}, status: 206, body: body[500000:]},
+			{name: "range unsatisfiable", method: "GET", hdr: map[string]string{"Range": "bytes=4000000-"}, status: 416},
 			{name: "if-none-match", method: "GET", hdr: map[string]string{"If-None-Match": f.etag}, status: 304},
 			{name: "if-none-match other", method: "GET", hdr: map[string]string{"If-None-Match": `"nope"`}, status: 200, body: body},
 			{name: "if-modified-since", method: "GET", hdr: map[string]string{"If-Modified-Since": time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}, status: 304},
 			{name: "head hit", method: "HEAD", status: 200, check: func(h http.Header) string {
-				if h.Get("Content-Length") != "100000" || h.Get("X-Artifact-Source") != "cache" || h.Get("X-Checksum-Sha256") != sha(body) {
+				if h.Get("Content-Length") != "3300000" || h.Get("X-Artifact-Source") != "cache" || h.Get("X-Checksum-Sha256") != sha(body) {
 					return "bad HEAD headers"
 				}
 				return ""

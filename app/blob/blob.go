@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"time"
 )
 
@@ -47,6 +48,14 @@ type Store interface {
 // local file cheaply (the filesystem store renames it). Adopt is atomic like Put.
 type FileAdopter interface {
 	Adopt(ctx context.Context, key, path string) error
+}
+
+// FileReader is implemented by a body from Open that reads part of a local
+// file: the rest of the body is the next n bytes of f from its current
+// offset. A server can hand such a body to sendfile(2). (A body that is an
+// *os.File itself reads to its end.)
+type FileReader interface {
+	File() (f *os.File, n int64)
 }
 
 // LocalPather is implemented by stores whose objects are local files, so

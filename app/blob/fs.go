@@ -205,7 +205,7 @@ func (s *FS) Open(ctx context.Context, key string, off, length int64) (io.ReadCl
 	if length < 0 || length >= fi.Size()-off {
 		return f, nil
 	}
-	return limitedFile{io.LimitReader(f, length), f}, nil
+	return &limitedFile{lr: io.LimitedReader{R: f, N: length}, f: f}, nil
 }
 
 // checkRange validates an Open offset against the object size.
@@ -218,9 +218,15 @@ func checkRange(off, size int64) error {
 
 // limitedFile reads part of a file and closes the file.
 type limitedFile struct {
-	io.Reader
-	io.Closer
+	lr io.LimitedReader
+	f  *os.File
 }
+
+func (l *limitedFile) Read(p []byte) (int, error) { return l.lr.Read(p) }
+func (l *limitedFile) Close() error               { return l.f.Close() }
+
+// File implements FileReader: what is left is the next N bytes of f.
+func (l *limitedFile) File() (*os.File, int64) { return l.f, l.lr.N }
 
 // Stat implements Store.
 func (s *FS) Stat(ctx context.Context, key string) (Info, error) {

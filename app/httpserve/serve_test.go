@@ -3,11 +3,17 @@ package httpserve
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"io"
 	"log/slog"
 	"mime"
 	"testing"
 	"time"
+
+	"artifactapi/app/blob"
 )
 
 func discardAccess() *Access {
@@ -71,5 +77,71 @@ func TestAttachmentMatchesMime(t *testing.T) {
 		if got := attachment(name); got != want {
 			t.Errorf("attachment(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// chunkRecorder is a connection that takes bodies through ReadFrom.
+type chunkRecorder struct {
+	bytes.Buffer
+	calls   int
+	biggest int64
+}
+
+func (c *chunkRecorder) ReadFrom(r io.Reader) (int64, error) {
+	c.calls++
+	lr, ok := r.(*io.LimitedReader)
+	if !ok {
+		return 0, fmt.Errorf("ReadFrom got %T, want a size-bounded file", r)
+	}
+	if _, ok := lr.R.(*os.File); !ok {
+		return 0, fmt.Errorf("ReadFrom got a %T inside the limit, want *os.File", lr.R)
+	}
+	c.biggest = max(c.biggest, lr.N)
+	return c.Buffer.ReadFrom(r)
+}
+
+// A stored file body goes to a ReaderFrom connection as bounded pieces of
+// the file itself (what net.TCPConn turns into sendfile), whole or ranged.
+func TestWriteToFileUsesReaderFrom(t *testing.T) {
+	data := make([]byte, 2*sendfileChunk+12345)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	p := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store, err := blob.NewFS(filepath.Dir(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		off, n    int64
+		wantCalls int
+	}{
+		{"whole", 0, int64(len(data)), 3},
+		{"range", 100, sendfileChunk + 10, 2},
+		{"small range copies", 5, 1000, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, err := store.Open(context.Background(), "blob", tc.off, tc.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := &countingBody{rc: rc, acc: discardAccess(), size: tc.n}
+			var w chunkRecorder
+			n, err := body.WriteTo(&w)
+			body.Close()
+			if err != nil || n != tc.n || body.n != tc.n {
+				t.Fatalf("WriteTo: %d (counted %d) bytes, %v; want %d", n, body.n, err, tc.n)
+			}
+			if !bytes.Equal(w.Bytes(), data[tc.off:tc.off+tc.n]) {
+				t.Fatal("bytes differ")
+			}
+			if w.calls != tc.wantCalls || w.biggest > sendfileChunk {
+				t.Fatalf("%d ReadFrom calls (largest %d bytes), want %d of at most %d", w.calls, w.biggest, tc.wantCalls, sendfileChunk)
+			}
+		})
 	}
 }
