@@ -1,15 +1,14 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/utils"
 
 	"artifactapi/app/blob"
 	"artifactapi/app/cache"
@@ -37,12 +36,51 @@ func SplitAPIPath(raw string) (remote, rest string, ok bool) {
 	return s[:i], s[i+1:], true
 }
 
+// apiCall is what one /api request allocates.
+type apiCall struct {
+	acc    httpserve.Access
+	origin lazyOrigin
+}
+
+// lazyOrigin builds the upstream URL (and checks it cannot leave the
+// remote's host) only when the engine needs it: never on a fresh hit. It
+// implements cache.Origin and cache.Preparer.
+type lazyOrigin struct {
+	upstream.Origin
+	remote      *config.Remote
+	path, query string
+}
+
+// Prepare builds the URL; its error (the path is refused) is the client's.
+func (o *lazyOrigin) Prepare() error {
+	if o.URL != nil {
+		return nil
+	}
+	u, err := o.remote.UpstreamURL(o.path, o.query)
+	if err != nil {
+		return err
+	}
+	o.URL = u
+	return nil
+}
+
+// Fetch implements cache.Origin.
+func (o *lazyOrigin) Fetch(ctx context.Context, method string, hdr http.Header) (*upstream.Response, error) {
+	if err := o.Prepare(); err != nil {
+		return nil, err
+	}
+	return o.Origin.Fetch(ctx, method, hdr)
+}
+
 // Artifact serves GET/HEAD/PUT/DELETE /api/{remote}/{path}.
 func (h *Handler) Artifact(c *fiber.Ctx) error {
 	start := time.Now()
+	// A copy of the path: name and raw may outlive the request.
 	name, raw, ok := SplitAPIPath(string(c.Request().URI().PathOriginal()))
-	name = utils.CopyString(name)
-	acc := &httpserve.Access{Log: h.d.Log, Metrics: h.d.Metrics, Remote: name, Path: raw, Method: c.Method(), Source: "none", Start: start}
+	// One allocation for what the request keeps: its access line and its
+	// (lazily built) origin.
+	call := &apiCall{acc: httpserve.Access{Log: h.d.Log, Metrics: h.d.Metrics, Remote: name, Path: raw, Method: c.Method(), Source: "none", Start: start}}
+	acc := &call.acc
 	fail := func(err error, p string) error {
 		status, werr := writeError(c, err, name, p)
 		acc.Status = status
@@ -87,10 +125,9 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	}
 	req := cache.Request{Remote: r, Path: key, Verdict: v, Method: c.Method()}
 	if !r.IsLocal() {
-		// The upstream URL is built (and checked not to leave the remote's
-		// host) only when the engine needs it: never on a fresh hit.
-		req.Origin = &upstream.Origin{Client: h.d.Upstream, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed()),
-			Build: func() (*url.URL, error) { return r.UpstreamURL(p, q) }}
+		call.origin = lazyOrigin{Origin: upstream.Origin{Client: h.d.Upstream, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed())},
+			remote: r, path: p, query: q}
+		req.Origin = &call.origin
 	}
 	for attempt := 0; ; attempt++ {
 		res, err := h.d.Engine.Get(c.UserContext(), req)

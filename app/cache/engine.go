@@ -183,11 +183,17 @@ type Result struct {
 	Upstream *upstream.Response
 	open     func(ctx context.Context, off, length int64) (io.ReadCloser, error)
 	release  func()
+	// blobs is where a cache hit's body is read (Artifact.StorageKey);
+	// other results read through open.
+	blobs blob.Store
 }
 
 // Open returns the body from off for length bytes (length < 0: to the end).
 // A cache hit whose blob vanished returns blob.ErrNotFound: call Forget and retry.
 func (r *Result) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
+	if r.blobs != nil {
+		return r.blobs.Open(ctx, r.Artifact.StorageKey, off, length)
+	}
 	if r.open == nil {
 		return nil, errors.New("cache: result has no body")
 	}
@@ -274,7 +280,8 @@ func (e *Engine) Get(ctx context.Context, req Request) (*Result, error) {
 		if err := prepare(req.Origin); err != nil {
 			return nil, err
 		}
-		return e.fetch(ctx, req, &a)
+		expired := a // only this copy escapes, and only on this path
+		return e.fetch(ctx, req, &expired)
 	case errors.Is(err, db.ErrNotFound):
 	default:
 		e.o.Metrics.Errors.WithLabelValues("metadata").Inc()
@@ -302,12 +309,7 @@ func prepare(o Origin) error {
 // hit serves a committed artifact.
 func (e *Engine) hit(a db.Artifact, stale bool) *Result {
 	e.hits.add(a.Remote, a.Path, e.o.Now())
-	r := &Result{Source: "cache", Stale: stale, Artifact: a, SizeKnown: true}
-	key := a.StorageKey
-	r.open = func(ctx context.Context, off, length int64) (io.ReadCloser, error) {
-		return e.o.Blobs.Open(ctx, key, off, length)
-	}
-	return r
+	return &Result{Source: "cache", Stale: stale, Artifact: a, SizeKnown: true, blobs: e.o.Blobs}
 }
 
 // Forget drops metadata whose blob has vanished, so the next Get refetches it.

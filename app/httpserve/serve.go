@@ -96,7 +96,7 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	}
 	set(h, hdrContentType, ctype)
 	if !o.NoDisposition {
-		set(h, hdrDisposition, attachment(cache.Filename(a.Path)))
+		setAttachment(h, cache.Filename(a.Path))
 	}
 	etag := a.ETag
 	if etag == "" && a.SHA256 != "" {
@@ -221,18 +221,34 @@ func set(h *fasthttp.ResponseHeader, name []byte, value string) {
 	h.SetCanonical(name, utils.UnsafeBytes(value))
 }
 
+// setAttachment sets the Content-Disposition of a download named name,
+// built on the stack for a plain name (fasthttp copies it).
+func setAttachment(h *fasthttp.ResponseHeader, name string) {
+	if !plainFilename(name) {
+		set(h, hdrDisposition, attachment(name))
+		return
+	}
+	var buf [160]byte
+	h.SetCanonical(hdrDisposition, append(append(buf[:0], "attachment; filename="...), name...))
+}
+
+// plainFilename: name is a non-empty MIME token, sent without quoting.
+func plainFilename(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+			return false
+		}
+	}
+	return name != ""
+}
+
 // attachment is the Content-Disposition of a download named name. Plain
 // names (the usual case) skip mime.FormatMediaType's map and builder.
 func attachment(name string) string {
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
-			return mime.FormatMediaType("attachment", map[string]string{"filename": name})
-		}
+	if plainFilename(name) {
+		return "attachment; filename=" + name
 	}
-	if name == "" {
-		return mime.FormatMediaType("attachment", map[string]string{"filename": name})
-	}
-	return "attachment; filename=" + name
+	return mime.FormatMediaType("attachment", map[string]string{"filename": name})
 }
 
 // countingBody counts bytes sent and finishes the access line when fasthttp
