@@ -44,7 +44,7 @@ var EnvVars = []EnvVar{
 	{Name: "UPSTREAM_CONNECT_TIMEOUT", Default: "10s", Help: "upstream TCP+TLS connect timeout"},
 	{Name: "UPSTREAM_HEADER_TIMEOUT", Default: "30s", Help: "upstream time to response headers"},
 	{Name: "UPSTREAM_IDLE_TIMEOUT", Default: "60s", Help: "upstream body stall timeout (no byte for this long aborts)"},
-	{Name: "CLIENT_IDLE_TIMEOUT", Default: "120s", Help: "client connection stall timeout per read/write"},
+	{Name: "CLIENT_IDLE_TIMEOUT", Default: "120s", Help: "client connection closed after this long without progress (never a whole-transfer cap)"},
 	{Name: "SHUTDOWN_TIMEOUT", Default: "60s", Help: "how long SIGTERM waits for running downloads"},
 	{Name: "MAX_UPLOAD_SIZE", Help: "largest accepted upload to a local repository (e.g. 5GiB); unlimited when unset"},
 	{Name: "JOB_CONCURRENCY", Default: "4", Help: "batch cache job downloads running at once per remote"},
