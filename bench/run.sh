@@ -17,7 +17,7 @@
 #
 # Knobs (environment): BENCH_BACKENDS ("embedded production"),
 # BENCH_BIG_SIZE (1G), BENCH_RSS_CLIENTS (16), BENCH_WRK_DURATION (10s),
-# BENCH_BIG_RUNS (5), BENCH_ORIGIN_RATE (100m, nginx limit_rate),
+# BENCH_BIG_RUNS (9), BENCH_ORIGIN_RATE (100m, nginx limit_rate),
 # BENCH_TIMEOUT (900 s for the whole run), BENCH_KEEP_LOGS=1 (copy the logs
 # to bench/out/logs). Everything created is removed on exit, even on failure.
 set -euo pipefail
@@ -31,7 +31,7 @@ BIG="${BENCH_BIG_SIZE:-1G}"
 RSS_CLIENTS="${BENCH_RSS_CLIENTS:-16}"
 WRK_DURATION="${BENCH_WRK_DURATION:-10s}"
 ROUNDS="${BENCH_WARM4K_ROUNDS:-3}"
-BIG_RUNS="${BENCH_BIG_RUNS:-5}"
+BIG_RUNS="${BENCH_BIG_RUNS:-9}"
 RATE="${BENCH_ORIGIN_RATE:-100m}"
 TOTAL_TIMEOUT="${BENCH_TIMEOUT:-900}"
 NGINX="${NGINX:-/usr/sbin/nginx}"
