@@ -183,6 +183,43 @@ func TestJobMixedItems(t *testing.T) {
 	})
 }
 
+// TestJobRetriesTransientFailures: an upstream 5xx is tried again after a
+// pause (the item then caches), a lasting one fails after the retries with
+// the count in its reason, and a 404 is never retried.
+func TestJobRetriesTransientFailures(t *testing.T) {
+	forModes(t, func(t *testing.T, mode apptest.Mode) {
+		o := newOrigin(t)
+		in := start(t, mode, o)
+		flaky := o.set("/files/flaky.bin", randBody(40_000, 3))
+		o.mu.Lock()
+		flaky.failFirst = 2
+		o.mu.Unlock()
+		o.setStatus("/files/down.bin", http.StatusServiceUnavailable)
+		id := submitJob(t, in, `{"remote": "gen", "paths": ["files/flaky.bin", "files/down.bin", "files/gone.bin"]}`)
+		v := waitJobDone(t, in, id)
+		want := []struct {
+			path, state, reason string
+			gets                int
+		}{
+			{"files/flaky.bin", "cached", "", 3},
+			{"files/down.bin", "failed", "upstream error (HTTP 503) (3 attempts)", 3},
+			{"files/gone.bin", "failed", "not found upstream (HTTP 404)", 1},
+		}
+		for i, w := range want {
+			it := v.Items[i]
+			if it.Path != w.path || it.State != w.state || it.Reason != w.reason {
+				t.Errorf("item %d: %s %s %q, want %s %s %q", i, it.Path, it.State, it.Reason, w.path, w.state, w.reason)
+			}
+			if n := o.count("/" + w.path); n != w.gets {
+				t.Errorf("%s: %d upstream GETs, want %d", w.path, n, w.gets)
+			}
+		}
+		if st, h, b := in.Get(t, "/api/gen/files/flaky.bin", nil); st != http.StatusOK || h.Get("X-Artifact-Source") != "cache" || sha(b) != sha(flaky.body) {
+			t.Fatalf("after the job: %d from %q", st, h.Get("X-Artifact-Source"))
+		}
+	})
+}
+
 // TestJobURLs: each URL goes to the remote with the longest matching
 // base_url; a URL of no remote is refused on its own.
 func TestJobURLs(t *testing.T) {

@@ -40,6 +40,8 @@ type file struct {
 	sentHalf chan struct{}
 	// short: send only half the body, then end the connection.
 	short bool
+	// failFirst: answer 503 to this many GETs before serving the body.
+	failFirst int
 }
 
 func newOrigin(t testing.TB) *origin {
@@ -101,9 +103,17 @@ func (o *origin) serve(w http.ResponseWriter, r *http.Request) {
 	if cond {
 		o.conds[p]++
 	}
+	failing := f != nil && f.failFirst > 0 && r.Method == http.MethodGet
+	if failing {
+		f.failFirst--
+	}
 	o.mu.Unlock()
 	if f == nil {
 		http.NotFound(w, r)
+		return
+	}
+	if failing {
+		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	if f.status != 0 {

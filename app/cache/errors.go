@@ -91,3 +91,17 @@ func statusErr(status int) error {
 	}
 	return e
 }
+
+// Transient reports whether err is an upstream failure that may pass on its
+// own, so that trying again later makes sense: the upstream unreachable or
+// its body cut short, a 5xx answer, or a rate limit (429).
+func Transient(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return upstream.IsNetwork(err)
+	}
+	if e.Upstream != 0 {
+		return e.Upstream >= 500 || e.Upstream == http.StatusTooManyRequests
+	}
+	return e.Status == http.StatusBadGateway
+}

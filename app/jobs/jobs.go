@@ -61,6 +61,11 @@ type Options struct {
 	Poll time.Duration
 	// Progress is how often a running item's byte count is written (default 1s).
 	Progress time.Duration
+	// Retries is how many times an item is tried again after a transient
+	// upstream failure (0: the default, 2; negative: never); RetryWait is the first pause (default
+	// 1s), doubled each time.
+	Retries   int
+	RetryWait time.Duration
 }
 
 // Manager accepts jobs and runs this replica's workers.
@@ -93,6 +98,15 @@ func New(o Options) (*Manager, error) {
 	}
 	if o.Progress <= 0 {
 		o.Progress = time.Second
+	}
+	switch {
+	case o.Retries == 0:
+		o.Retries = 2
+	case o.Retries < 0:
+		o.Retries = 0
+	}
+	if o.RetryWait <= 0 {
+		o.RetryWait = time.Second
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()

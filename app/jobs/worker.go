@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"artifactapi/app/cache"
+	"artifactapi/app/config"
 	"artifactapi/app/upstream"
 	"artifactapi/db"
 )
@@ -150,20 +152,47 @@ func (m *Manager) run(ctx context.Context, it db.JobItem, prog *progress) outcom
 	if err != nil {
 		return failed(err.Error())
 	}
+	// A failure that may pass on its own (upstream unreachable, 5xx, 429, a
+	// body cut short) is retried after a pause, with the claim kept.
+	for attempt := 0; ; attempt++ {
+		out, transient := m.fetch(ctx, it, r, v, u, prog)
+		if !transient || attempt >= m.o.Retries {
+			if transient && attempt > 0 {
+				out.reason = fmt.Sprintf("%s (%d attempts)", out.reason, attempt+1)
+			}
+			return out
+		}
+		wait := m.o.RetryWait << attempt
+		m.o.Log.Info("jobs: transient failure; retrying", "job", it.JobID, "item", it.Idx, "remote", it.Remote,
+			"path", it.Path, "reason", out.reason, "in", wait.String())
+		prog.done.Store(0)
+		prog.total.Store(0)
+		select {
+		case <-ctx.Done():
+			return outcome{}
+		case <-time.After(wait):
+		}
+	}
+}
+
+// fetch downloads one item through the engine. transient reports a failure
+// worth retrying.
+func (m *Manager) fetch(ctx context.Context, it db.JobItem, r *config.Remote, v config.Verdict, u *url.URL, prog *progress) (out outcome, transient bool) {
+	failed := func(reason string) outcome { return outcome{state: db.ItemFailed, reason: reason} }
 	res, err := m.o.Engine.Get(ctx, cache.Request{Remote: r, Path: it.Path, Verdict: v, Method: http.MethodGet, Pin: it.Pin,
 		Origin: &upstream.Origin{Client: m.o.Upstream, URL: u, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed())}})
 	if err != nil {
 		if ctx.Err() != nil {
-			return outcome{}
+			return outcome{}, false
 		}
-		return failed(reason(err))
+		return failed(reason(err)), cache.Transient(err)
 	}
 	defer res.Release()
 	if res.Source == "cache" { // revalidated, or committed meanwhile by another request or replica
 		if res.Stale {
-			return failed("upstream unreachable; the expired copy was kept")
+			return failed("upstream unreachable; the expired copy was kept"), true
 		}
-		return m.pinned(ctx, it, res.Artifact, outcome{state: db.ItemCached, done: res.Artifact.Size, total: res.Artifact.Size})
+		return m.pinned(ctx, it, res.Artifact, outcome{state: db.ItemCached, done: res.Artifact.Size, total: res.Artifact.Size}), false
 	}
 	if res.SizeKnown {
 		prog.total.Store(res.Artifact.Size)
@@ -171,18 +200,18 @@ func (m *Manager) run(ctx context.Context, it db.JobItem, prog *progress) outcom
 	sum, n, err := m.read(ctx, res, prog)
 	if err != nil {
 		if ctx.Err() != nil {
-			return outcome{}
+			return outcome{}, false
 		}
-		return failed(reason(err))
+		return failed(reason(err)), cache.Transient(err)
 	}
-	a, err = m.awaitCommit(ctx, r.Name, it.Path, sum)
+	a, err := m.awaitCommit(ctx, r.Name, it.Path, sum)
 	if err != nil {
 		if ctx.Err() != nil {
-			return outcome{}
+			return outcome{}, false
 		}
-		return failed(err.Error())
+		return failed(err.Error()), false
 	}
-	return m.pinned(ctx, it, a, outcome{state: db.ItemCached, done: n, total: n})
+	return m.pinned(ctx, it, a, outcome{state: db.ItemCached, done: n, total: n}), false
 }
 
 // read consumes the engine's stream to its end (the engine withholds the
