@@ -70,12 +70,17 @@ func (h *Handler) Handle(ctx context.Context, rec slog.Record) error {
 	if h.r == nil {
 		return h.next.Handle(ctx, rec)
 	}
+	return h.next.Handle(ctx, h.scrubRecord(rec))
+}
+
+// scrubRecord is rec with secrets replaced in its message and attributes.
+func (h *Handler) scrubRecord(rec slog.Record) slog.Record {
 	out := slog.NewRecord(rec.Time, rec.Level, h.scrub(rec.Message), rec.PC)
 	rec.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(h.scrubAttr(a))
 		return true
 	})
-	return h.next.Handle(ctx, out)
+	return out
 }
 
 // WithAttrs implements slog.Handler.
@@ -83,11 +88,15 @@ func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
 	if h.r == nil {
 		return h.next.WithAttrs(as)
 	}
+	return &scrubbed{root: h, next: h.next.WithAttrs(h.scrubAttrs(as))}
+}
+
+func (h *Handler) scrubAttrs(as []slog.Attr) []slog.Attr {
 	cp := make([]slog.Attr, len(as))
 	for i, a := range as {
 		cp[i] = h.scrubAttr(a)
 	}
-	return &scrubbed{root: h, next: h.next.WithAttrs(cp)}
+	return cp
 }
 
 // WithGroup implements slog.Handler.
@@ -119,12 +128,7 @@ func (h *Handler) scrubAttr(a slog.Attr) slog.Attr {
 		}
 		return slog.String(a.Key, h.scrub(a.Value.String()))
 	case slog.KindGroup:
-		g := a.Value.Group()
-		cp := make([]slog.Attr, len(g))
-		for i, x := range g {
-			cp[i] = h.scrubAttr(x)
-		}
-		return slog.Attr{Key: a.Key, Value: slog.GroupValue(cp...)}
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(h.scrubAttrs(a.Value.Group())...)}
 	}
 	return a
 }
@@ -138,20 +142,11 @@ type scrubbed struct {
 func (s *scrubbed) Enabled(ctx context.Context, l slog.Level) bool { return s.next.Enabled(ctx, l) }
 
 func (s *scrubbed) Handle(ctx context.Context, rec slog.Record) error {
-	out := slog.NewRecord(rec.Time, rec.Level, s.root.scrub(rec.Message), rec.PC)
-	rec.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(s.root.scrubAttr(a))
-		return true
-	})
-	return s.next.Handle(ctx, out)
+	return s.next.Handle(ctx, s.root.scrubRecord(rec))
 }
 
 func (s *scrubbed) WithAttrs(as []slog.Attr) slog.Handler {
-	cp := make([]slog.Attr, len(as))
-	for i, a := range as {
-		cp[i] = s.root.scrubAttr(a)
-	}
-	return &scrubbed{root: s.root, next: s.next.WithAttrs(cp)}
+	return &scrubbed{root: s.root, next: s.next.WithAttrs(s.root.scrubAttrs(as))}
 }
 
 func (s *scrubbed) WithGroup(name string) slog.Handler {
