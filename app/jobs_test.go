@@ -220,6 +220,64 @@ func TestJobRetriesTransientFailures(t *testing.T) {
 	})
 }
 
+// TestJobCancel: canceling ends the queued items without fetching them,
+// lets the running one finish and cache, and then the job is done. Only the
+// admin may cancel; an unknown job is 404.
+func TestJobCancel(t *testing.T) {
+	forModes(t, func(t *testing.T, mode apptest.Mode) {
+		o := newOrigin(t)
+		in := apptest.Start(t, apptest.NewBackends(t, mode), apptest.Options{Remotes: remotesFor(o, ""), Env: map[string]string{"JOB_CONCURRENCY": "1"}})
+		slow := o.set("/files/slow.bin", randBody(60_000, 5))
+		slow.gate, slow.sentHalf = make(chan struct{}), make(chan struct{})
+		paths := []string{"files/slow.bin"}
+		for i := range 5 {
+			p := fmt.Sprintf("files/q%d.bin", i)
+			o.set("/"+p, randBody(1000, byte(i)))
+			paths = append(paths, p)
+		}
+		id := submitJob(t, in, `{"remote": "gen", "paths": `+quoted(paths)+`}`)
+		<-slow.sentHalf // the first item is running; one at a time, the rest wait
+
+		cancel := func(hdr map[string]string, jobID string) (int, map[string]any) {
+			resp := in.Do(t, http.MethodPost, "/jobs/"+jobID+"/cancel", nil, hdr)
+			defer resp.Body.Close()
+			var m map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&m)
+			return resp.StatusCode, m
+		}
+		if st, _ := cancel(nil, id); st != http.StatusUnauthorized {
+			t.Fatalf("cancel without credentials: %d", st)
+		}
+		st, m := cancel(apptest.Admin(), id)
+		if st != http.StatusOK || m["canceled"] != float64(5) || m["id"] != id || m["state"] == "done" {
+			t.Fatalf("cancel: %d %v", st, m)
+		}
+		close(slow.gate)
+		v := waitJobDone(t, in, id)
+		for i, it := range v.Items {
+			want, reason := "canceled", "job canceled"
+			if i == 0 {
+				want, reason = "cached", ""
+			}
+			if it.State != want || it.Reason != reason {
+				t.Errorf("item %d (%s): %s %q, want %s", i, it.Path, it.State, it.Reason, want)
+			}
+			if n := o.count("/" + it.Path); n != map[bool]int{true: 1, false: 0}[i == 0] {
+				t.Errorf("%s fetched %d times upstream", it.Path, n)
+			}
+		}
+		if v.Totals.ByState["canceled"] != 5 || v.Totals.ByState["cached"] != 1 {
+			t.Errorf("totals %+v", v.Totals)
+		}
+		if st, m := cancel(apptest.Admin(), id); st != http.StatusOK || m["canceled"] != float64(0) {
+			t.Errorf("second cancel: %d %v", st, m)
+		}
+		if st, _ := cancel(apptest.Admin(), "00000000-0000-4000-8000-000000000000"); st != http.StatusNotFound {
+			t.Errorf("cancel of an unknown job: %d", st)
+		}
+	})
+}
+
 // TestJobURLs: each URL goes to the remote with the longest matching
 // base_url; a URL of no remote is refused on its own.
 func TestJobURLs(t *testing.T) {

@@ -52,6 +52,7 @@ func (a *App) routes() *fiber.App {
 	f.Post("/cache-artifact", h.CacheArtifact)
 	f.Get("/jobs", h.Jobs)
 	f.Get("/jobs/:id", h.Job)
+	f.Post("/jobs/:id/cancel", h.CancelJob)
 	f.Get(cache.PeerPath+":id", h.PeerFill)
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
 	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Metrics: a.Metrics, Backends: a.backends,

@@ -29,15 +29,16 @@ const (
 	ItemAlreadyCached = "already_cached"
 	ItemDenied        = "denied"
 	ItemFailed        = "failed"
+	ItemCanceled      = "canceled"
 )
 
 // ItemStates lists every item state, pending ones first.
-var ItemStates = []string{ItemQueued, ItemRunning, ItemCached, ItemAlreadyCached, ItemDenied, ItemFailed}
+var ItemStates = []string{ItemQueued, ItemRunning, ItemCached, ItemAlreadyCached, ItemDenied, ItemFailed, ItemCanceled}
 
 // ItemTerminal reports whether state is final.
 func ItemTerminal(state string) bool {
 	switch state {
-	case ItemCached, ItemAlreadyCached, ItemDenied, ItemFailed:
+	case ItemCached, ItemAlreadyCached, ItemDenied, ItemFailed, ItemCanceled:
 		return true
 	}
 	return false
@@ -142,7 +143,14 @@ type JobStore interface {
 	UpdateItem(ctx context.Context, instance string, u ItemUpdate) error
 	// PinArtifact marks a cached artifact pinned, or returns ErrNotFound.
 	PinArtifact(ctx context.Context, remote, path string) error
+	// CancelJob ends the job's queued items as ItemCanceled (reason
+	// CancelReason) and returns how many; running items finish on their
+	// own. The job is done once none is pending. ErrNotFound for no job.
+	CancelJob(ctx context.Context, id string) (int, error)
 }
+
+// CancelReason is the reason of an item ended by CancelJob.
+const CancelReason = "job canceled"
 
 // NewJobID returns a random (version 4) UUID.
 func NewJobID() string {

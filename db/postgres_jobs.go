@@ -267,3 +267,30 @@ func (p *Postgres) PinArtifact(ctx context.Context, remote, path string) error {
 	}
 	return nil
 }
+
+// CancelJob implements JobStore. As in UpdateItem, the job row is updated
+// after the items' commit.
+func (p *Postgres) CancelJob(ctx context.Context, id string) (int, error) {
+	if !validJobID(id) {
+		return 0, fmt.Errorf("db: cancel job %q: %w", id, ErrNotFound)
+	}
+	var exists bool
+	err := p.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1::text::uuid)`, id).Scan(&exists)
+	if err == nil && !exists {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("db: cancel job %s: %w", id, err)
+	}
+	tag, err := p.pool.Exec(ctx, `UPDATE job_items SET state = 'canceled', reason = $2, finished_at = now(),
+		claimed_by = NULL, claimed_until = NULL WHERE job_id = $1::text::uuid AND state = 'queued'`, id, CancelReason)
+	if err == nil {
+		_, err = p.pool.Exec(ctx, `UPDATE jobs SET updated_at = now(), state = CASE WHEN NOT EXISTS (
+			SELECT 1 FROM job_items WHERE job_id = $1::text::uuid AND state IN ('queued', 'running'))
+			THEN 'done' ELSE state END WHERE id = $1::text::uuid`, id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("db: cancel job %s: %w", id, err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -296,3 +296,34 @@ func (s *SQLite) PinArtifact(ctx context.Context, remote, path string) error {
 	}
 	return nil
 }
+
+// CancelJob implements JobStore, in one transaction.
+func (s *SQLite) CancelJob(ctx context.Context, id string) (int, error) {
+	now := sqliteTime(time.Now())
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM jobs WHERE id = ?`, id).Scan(&one); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE job_items SET state = 'canceled', reason = ?1, finished_at = ?2,
+			claimed_by = NULL, claimed_until = NULL WHERE job_id = ?3 AND state = 'queued'`, CancelReason, now, id)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET updated_at = ?1, state = CASE WHEN NOT EXISTS (
+			SELECT 1 FROM job_items WHERE job_id = ?2 AND state IN ('queued', 'running'))
+			THEN 'done' ELSE state END WHERE id = ?2`, now, id)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("db: cancel job %s: %w", id, err)
+	}
+	return int(n), nil
+}

@@ -117,6 +117,33 @@ func (h *Handler) Job(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// CancelJob answers POST /jobs/{id}/cancel (admin): the job's queued items
+// end as canceled, running ones finish; the answer is the job as GET
+// /jobs/{id} lists it, with the number of items canceled now.
+func (h *Handler) CancelJob(c *fiber.Ctx) error {
+	if !h.d.Admin.Allowed(c) {
+		return Unauthorized(c)
+	}
+	id := utils.CopyString(c.Params("id"))
+	n, err := h.d.Jobs.Cancel(c.UserContext(), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return Fail(http.StatusNotFound, "job not found")
+	}
+	if err != nil {
+		h.d.Log.Error("cancel job", "job", id, "err", err)
+		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
+	}
+	j, err := h.d.Jobs.Job(c.UserContext(), id)
+	if err != nil {
+		h.d.Log.Error("get job", "job", id, "err", err)
+		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
+	}
+	return c.JSON(struct {
+		jobJSON
+		Canceled int `json:"canceled"`
+	}{toJobJSON(j), n})
+}
+
 // jobJSON is a job on the wire.
 type jobJSON struct {
 	ID        string     `json:"id"`

@@ -268,6 +268,16 @@ func (m *Manager) Job(ctx context.Context, id string) (db.Job, error) {
 	return m.store.GetJob(ctx, id)
 }
 
+// Cancel ends the job's queued items (items already running finish) and
+// returns how many it ended; db.ErrNotFound for an unknown job.
+func (m *Manager) Cancel(ctx context.Context, id string) (int, error) {
+	n, err := m.store.CancelJob(ctx, id)
+	if err == nil && n > 0 {
+		m.o.Log.Info("jobs: job canceled", "job", id, "items", n)
+	}
+	return n, err
+}
+
 // Jobs returns up to limit jobs, newest first.
 func (m *Manager) Jobs(ctx context.Context, limit int) ([]db.Job, error) {
 	return m.store.ListJobs(ctx, limit)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"artifactapi/app/config"
 	"artifactapi/app/jobs"
@@ -20,6 +21,7 @@ type Jobs interface {
 	Submit(ctx context.Context, s jobs.Submission) (db.Job, error)
 	Job(ctx context.Context, id string) (db.Job, error)
 	Jobs(ctx context.Context, limit int) ([]db.Job, error)
+	Cancel(ctx context.Context, id string) (int, error)
 }
 
 // Bounds of the jobs screens.
@@ -141,6 +143,25 @@ func (h *Handler) JobPage(c *fiber.Ctx) error {
 	}
 	p := views.JobDetailProps{Chrome: h.chrome(c, "Job "+views.Short(j.ID, 8), "jobs"), Now: h.d.Now(), Job: jobView(j)}
 	return h.render(c, views.JobDetailPage(p), views.JobDetail(p))
+}
+
+// CancelJob ends the job's queued items (POST /ui/jobs/{id}/cancel) and
+// shows the job again.
+func (h *Handler) CancelJob(c *fiber.Ctx) error {
+	m, err := h.jobsManager()
+	if err != nil {
+		return err
+	}
+	id := utils.CopyString(c.Params("id"))
+	if _, err := m.Cancel(c.UserContext(), id); errors.Is(err, db.ErrNotFound) {
+		return fail(http.StatusNotFound, "There is no job with this id.")
+	} else if err != nil {
+		return err
+	}
+	if !isHTMX(c) {
+		return c.Redirect("/ui/jobs/"+id, http.StatusSeeOther)
+	}
+	return h.JobPage(c)
 }
 
 // jobView converts a job for the views.

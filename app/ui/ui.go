@@ -100,6 +100,7 @@ func (h *Handler) Mount(f fiber.Router) {
 	g.Get("/jobs", h.JobsPage)
 	g.Post("/jobs", h.StartJob)
 	g.Get("/jobs/:id", h.JobPage)
+	g.Post("/jobs/:id/cancel", h.CancelJob)
 	g.Use(func(c *fiber.Ctx) error { return errNotFound })
 }
 

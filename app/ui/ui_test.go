@@ -556,6 +556,28 @@ func (f *fakeJobs) Job(_ context.Context, id string) (db.Job, error) {
 
 func (f *fakeJobs) Jobs(context.Context, int) ([]db.Job, error) { return nil, nil }
 
+// Cancel ends the queued items, as the stores do.
+func (f *fakeJobs) Cancel(_ context.Context, id string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return 0, db.ErrNotFound
+	}
+	n := 0
+	items := append([]db.JobItem(nil), j.Items...)
+	for i := range items {
+		if items[i].State == db.ItemQueued {
+			items[i].State, items[i].Reason = db.ItemCanceled, db.CancelReason
+			n++
+		}
+	}
+	j.Items, j.State = items, db.JobDone
+	j.Totals.ByState = map[string]int{db.ItemCanceled: n}
+	f.jobs[id] = j
+	return n, nil
+}
+
 func TestJobsStartAndPollUntilDone(t *testing.T) {
 	hs := newHarness(t)
 	fj := &fakeJobs{jobs: map[string]db.Job{}}
@@ -586,10 +608,23 @@ func TestJobsStartAndPollUntilDone(t *testing.T) {
 		_, body := hs.do(http.MethodGet, loc, nil, map[string]string{"HX-Request": "true"}, session, seed)
 		return body
 	}
-	if b := get(); !strings.Contains(b, `hx-trigger="every 1s"`) || strings.Contains(b, "<html") {
-		t.Fatalf("running job does not poll: %s", b)
+	if b := get(); !strings.Contains(b, `hx-trigger="every 1s"`) || strings.Contains(b, "<html") || !strings.Contains(b, "Cancel queued items") {
+		t.Fatalf("running job does not poll or offers no cancel: %s", b)
 	}
 	fj.mu.Lock()
+	saved := fj.jobs[id]
+	fj.mu.Unlock()
+	cancelURL := "/ui/jobs/" + id + "/cancel"
+	if resp, _ := hs.do(http.MethodPost, cancelURL, strings.NewReader(""), map[string]string{"HX-Request": "true"}, session, seed); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cancel without the CSRF token: %d", resp.StatusCode)
+	}
+	resp, body = hs.do(http.MethodPost, cancelURL, strings.NewReader(""), hdr, session, seed)
+	if resp.StatusCode != http.StatusOK || strings.Count(body, db.CancelReason) != 2 || strings.Contains(body, "hx-trigger") ||
+		strings.Contains(body, "Cancel queued items") || strings.Contains(body, "<html") {
+		t.Fatalf("cancel: %d %s", resp.StatusCode, body)
+	}
+	fj.mu.Lock()
+	fj.jobs[id] = saved // running again, for the rest of the test
 	j.State = db.JobDone
 	j.Items[0].State, j.Items[1].State, j.Items[1].Reason = db.ItemCached, db.ItemFailed, "not found upstream (HTTP 404)"
 	fj.jobs[id] = j

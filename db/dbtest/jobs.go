@@ -37,6 +37,7 @@ func RunJobs(t *testing.T, open func(t *testing.T) JobBackend) {
 		{name: "concurrent_finish", fn: testJobConcurrentFinish},
 		{name: "concurrent_claims", fn: func(t *testing.T, s JobBackend) { RaceClaims(t, s, s) }},
 		{name: "pin_artifact", fn: testJobPin},
+		{name: "cancel", fn: testJobCancel},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -418,5 +419,52 @@ func testJobPin(t *testing.T, s JobBackend) {
 	}
 	if err := s.PinArtifact(ctx(t), "r", "missing"); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("PinArtifact(missing) = %v, want ErrNotFound", err)
+	}
+}
+
+// testJobCancel: queued items end canceled, a running item finishes on its
+// own and then the job is done; nothing canceled is claimed.
+func testJobCancel(t *testing.T, s JobBackend) {
+	j := newJob(t, s, "r", 3, false)
+	other := newJob(t, s, "o", 1, false)
+	running := claim(t, s, "a", time.Minute)
+	n, err := s.CancelJob(ctx(t), j.ID)
+	if err != nil || n != 2 {
+		t.Fatalf("CancelJob = %d, %v; want 2 canceled", n, err)
+	}
+	got := getJob(t, s, j.ID)
+	if got.State == db.JobDone || got.Totals.ByState[db.ItemCanceled] != 2 || got.Totals.ByState[db.ItemRunning] != 1 {
+		t.Fatalf("after cancel: state %s, totals %+v", got.State, got.Totals)
+	}
+	for _, it := range got.Items[1:] {
+		if it.State != db.ItemCanceled || it.Reason != db.CancelReason || it.FinishedAt.IsZero() {
+			t.Errorf("canceled item %+v", it)
+		}
+	}
+	// The other job's item is the only one left to claim.
+	if it := claim(t, s, "b", time.Minute); it.JobID != other.ID {
+		t.Fatalf("claimed %s/%d, want the other job's item", it.JobID, it.Idx)
+	}
+	noClaim(t, s, "b")
+	update(t, s, "a", running, db.ItemCached, "", 10, 10)
+	if got := getJob(t, s, j.ID); got.State != db.JobDone || got.Items[0].State != db.ItemCached {
+		t.Fatalf("after the running item finished: job %s, item %s", got.State, got.Items[0].State)
+	}
+	// Again: nothing left to cancel. Unknown ids are not found.
+	if n, err := s.CancelJob(ctx(t), j.ID); err != nil || n != 0 {
+		t.Fatalf("second CancelJob = %d, %v", n, err)
+	}
+	for _, id := range []string{db.NewJobID(), "not-a-uuid"} {
+		if _, err := s.CancelJob(ctx(t), id); !errors.Is(err, db.ErrNotFound) {
+			t.Errorf("CancelJob(%s) = %v, want ErrNotFound", id, err)
+		}
+	}
+	// A job whose items are all queued is done at once.
+	all := newJob(t, s, "q", 2, false)
+	if _, err := s.CancelJob(ctx(t), all.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := getJob(t, s, all.ID); got.State != db.JobDone || got.Totals.Finished() != 2 {
+		t.Fatalf("all-queued job after cancel: %s %+v", got.State, got.Totals)
 	}
 }

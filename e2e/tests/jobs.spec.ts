@@ -70,3 +70,28 @@ test('a refused job is explained in the form', async ({ page }) => {
   await expect(page.getByLabel(/Paths, one per line/)).toHaveValue('files/../../etc/passwd');
   await expect(page).toHaveURL(/\/ui\/jobs$/);
 });
+
+test('canceling a running job ends its queued items and lets the running one finish', async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page);
+  await page.goto('/ui/jobs');
+  const paths = ['slow/cancel-a-24.bin', 'slow/cancel-b-24.bin', 'slow/cancel-c-24.bin', 'slow/cancel-d-24.bin'];
+  await page.getByLabel('Repository', { exact: true }).selectOption('batch');
+  await page.getByLabel(/Paths, one per line/).fill(paths.join('\n'));
+  await page.getByRole('button', { name: 'Start job' }).click();
+  await expect(page).toHaveURL(/\/ui\/jobs\/[0-9a-f-]{36}$/);
+
+  const row = (p: string) => page.locator('#job-items tbody tr', { hasText: p });
+  // One item at a time per repository: the first downloads, the rest wait.
+  await expect(row(paths[0])).toHaveAttribute('data-state', 'running', { timeout: 60_000 });
+  await page.getByRole('button', { name: 'Cancel queued items' }).click();
+
+  await expect(page.getByTestId('job-state')).toHaveText('done', { timeout: 30_000 });
+  await expect(row(paths[0])).toHaveAttribute('data-state', 'cached');
+  for (const p of paths.slice(1)) {
+    await expect(row(p)).toHaveAttribute('data-state', 'canceled');
+    await expect(row(p)).toContainText('job canceled');
+  }
+  await expect(page.getByRole('button', { name: 'Cancel queued items' })).toHaveCount(0);
+  await screen(page, '14-job-canceled');
+});
