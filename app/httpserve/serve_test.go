@@ -5,11 +5,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"io"
 	"log/slog"
 	"mime"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
