@@ -242,7 +242,7 @@ type stallConn struct {
 	readBy, writeBy time.Time
 }
 
-// stallSlack is how much later than idle a stalled connection may be cut.
+// slack is how much later than idle a stalled connection may be cut.
 func (c *stallConn) slack() time.Duration { return min(c.idle/10, time.Second) }
 
 func (c *stallConn) Read(p []byte) (int, error) {
