@@ -58,12 +58,6 @@ type FileReader interface {
 	File() (f *os.File, n int64)
 }
 
-// LocalPather is implemented by stores whose objects are local files, so
-// handlers can serve them with sendfile.
-type LocalPather interface {
-	LocalPath(key string) (string, bool)
-}
-
 // FilePutter is implemented by stores that upload a complete local file more
 // cheaply than a stream (S3: by sections, without part buffers). Atomic like Put.
 type FilePutter interface {

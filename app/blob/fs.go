@@ -29,7 +29,6 @@ type FS struct {
 var (
 	_ Store       = (*FS)(nil)
 	_ FileAdopter = (*FS)(nil)
-	_ LocalPather = (*FS)(nil)
 )
 
 // NewFS returns a filesystem store rooted at root, creating the directory if
@@ -385,16 +384,4 @@ func (s *FS) Adopt(ctx context.Context, key, path string) error {
 		return fmt.Errorf("blob: adopt %s: %w", key, err)
 	}
 	return nil
-}
-
-// LocalPath implements LocalPather: the file holding key, if it exists.
-func (s *FS) LocalPath(key string) (string, bool) {
-	p, err := s.path(key)
-	if err != nil {
-		return "", false
-	}
-	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
-		return "", false
-	}
-	return p, true
 }

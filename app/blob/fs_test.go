@@ -1,7 +1,6 @@
 package blob_test
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -129,9 +128,6 @@ func TestFSInvalidKeysStayInsideRoot(t *testing.T) {
 		if err := s.Put(t.Context(), key, strings.NewReader("x"), 1); err == nil {
 			t.Errorf("Put(%q) succeeded", key)
 		}
-		if p, ok := s.LocalPath(key); ok {
-			t.Errorf("LocalPath(%q) = %q", key, p)
-		}
 		if err := s.Adopt(t.Context(), key, filepath.Join(parent, "nothing")); err == nil {
 			t.Errorf("Adopt(%q) succeeded", key)
 		}
@@ -190,27 +186,6 @@ func TestFSAdoptAcrossDevices(t *testing.T) {
 	}
 	if _, err := os.Stat(src); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("source still exists after copy: %v", err)
-	}
-}
-
-// TestFSLocalPath checks LocalPath for present, missing and directory keys.
-func TestFSLocalPath(t *testing.T) {
-	s := newFS(t)
-	if p, ok := s.LocalPath("a/b/file"); ok {
-		t.Fatalf("LocalPath of missing key = %q", p)
-	}
-	if err := s.Put(t.Context(), "a/b/file", strings.NewReader("bytes"), 5); err != nil {
-		t.Fatal(err)
-	}
-	p, ok := s.LocalPath("a/b/file")
-	if !ok {
-		t.Fatal("LocalPath of existing key not found")
-	}
-	if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, []byte("bytes")) {
-		t.Fatalf("ReadFile(%q) = %q, %v", p, b, err)
-	}
-	if _, ok := s.LocalPath("a/b"); ok {
-		t.Fatal("LocalPath of a directory reported ok")
 	}
 }
 
