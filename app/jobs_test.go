@@ -278,6 +278,73 @@ func TestJobCancel(t *testing.T) {
 	})
 }
 
+// TestJobItemsSelection: GET /jobs/{id} pages through a job's items and
+// filters them by state; bad parameters are refused.
+func TestJobItemsSelection(t *testing.T) {
+	o := newOrigin(t)
+	in := start(t, apptest.Embedded, o)
+	var paths []string
+	for i := range 7 {
+		p := fmt.Sprintf("files/s%d.bin", i)
+		if i%3 == 0 {
+			o.set("/"+p, randBody(1000, byte(i)))
+		}
+		paths = append(paths, p) // s0, s3, s6 exist; the others fail
+	}
+	id := submitJob(t, in, `{"remote": "gen", "paths": `+quoted(paths)+`}`)
+	waitJobDone(t, in, id)
+
+	type page struct {
+		Items []struct {
+			Idx   int    `json:"idx"`
+			State string `json:"state"`
+		} `json:"items"`
+		NextAfter *int `json:"next_after"`
+		Totals    struct {
+			Items int `json:"items"`
+		} `json:"totals"`
+	}
+	get := func(query string) (int, page) {
+		st, _, b := in.Get(t, "/jobs/"+id+query, nil)
+		var p page
+		if st == http.StatusOK {
+			if err := json.Unmarshal(b, &p); err != nil {
+				t.Fatalf("%s: %v: %s", query, err, b)
+			}
+		}
+		return st, p
+	}
+	idxs := func(p page) string {
+		var out []string
+		for _, it := range p.Items {
+			out = append(out, fmt.Sprint(it.Idx))
+		}
+		return strings.Join(out, ",")
+	}
+	if _, p := get(""); idxs(p) != "0,1,2,3,4,5,6" || p.NextAfter != nil {
+		t.Fatalf("all items: %s, next %v", idxs(p), p.NextAfter)
+	}
+	if _, p := get("?state=failed"); idxs(p) != "1,2,4,5" || p.Totals.Items != 7 {
+		t.Fatalf("failed items: %s (totals %d)", idxs(p), p.Totals.Items)
+	}
+	// Pages of 3 of the failed items: 1,2,4 then 5.
+	_, p := get("?state=failed&limit=3")
+	if idxs(p) != "1,2,4" || p.NextAfter == nil || *p.NextAfter != 4 {
+		t.Fatalf("first page: %s, next %v", idxs(p), p.NextAfter)
+	}
+	if _, p = get(fmt.Sprintf("?state=failed&limit=3&after=%d", *p.NextAfter)); idxs(p) != "5" || p.NextAfter != nil {
+		t.Fatalf("second page: %s, next %v", idxs(p), p.NextAfter)
+	}
+	if _, p = get("?state=canceled,denied"); len(p.Items) != 0 || p.Items == nil {
+		t.Fatalf("no canceled or denied items: %+v", p.Items)
+	}
+	for _, bad := range []string{"?state=broken", "?limit=0", "?limit=x", "?after=-2"} {
+		if st, _ := get(bad); st != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", bad, st)
+		}
+	}
+}
+
 // TestJobURLs: each URL goes to the remote with the longest matching
 // base_url; a URL of no remote is refused on its own.
 func TestJobURLs(t *testing.T) {

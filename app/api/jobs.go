@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -99,6 +102,10 @@ func (h *Handler) Jobs(c *fiber.Ctx) error {
 // Job answers GET /jobs/{id}: the job with every item's state and progress.
 func (h *Handler) Job(c *fiber.Ctx) error {
 	id := utils.CopyString(c.Params("id"))
+	sel, err := parseItemSelection(c)
+	if err != nil {
+		return err
+	}
 	j, err := h.d.Jobs.Job(c.UserContext(), id)
 	if errors.Is(err, db.ErrNotFound) {
 		return Fail(http.StatusNotFound, "job not found")
@@ -107,14 +114,67 @@ func (h *Handler) Job(c *fiber.Ctx) error {
 		h.d.Log.Error("get job", "job", id, "err", err)
 		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
 	}
-	out := toJobJSON(j)
-	out.Items = make([]itemJSON, len(j.Items))
-	for i, it := range j.Items {
-		out.Items[i] = itemJSON{Idx: it.Idx, Remote: it.Remote, Path: it.Path, URL: it.URL, State: it.State,
+	out := jobDetailJSON{jobJSON: toJobJSON(j), Items: []itemJSON{}}
+	for _, it := range j.Items {
+		if it.Idx <= sel.after || (sel.states != nil && !sel.states[it.State]) {
+			continue
+		}
+		if sel.limit > 0 && len(out.Items) == sel.limit {
+			next := out.Items[len(out.Items)-1].Idx
+			out.NextAfter = &next
+			break
+		}
+		out.Items = append(out.Items, itemJSON{Idx: it.Idx, Remote: it.Remote, Path: it.Path, URL: it.URL, State: it.State,
 			Reason: it.Reason, BytesDone: it.BytesDone, BytesTotal: it.BytesTotal, Attempts: it.Attempts,
-			StartedAt: optTime(it.StartedAt), FinishedAt: optTime(it.FinishedAt), Worker: it.ClaimedBy}
+			StartedAt: optTime(it.StartedAt), FinishedAt: optTime(it.FinishedAt), Worker: it.ClaimedBy})
 	}
 	return c.JSON(out)
+}
+
+// jobDetailJSON is GET /jobs/{id}: the job and the selected items, with
+// the cursor of the next page when limit cut the list.
+type jobDetailJSON struct {
+	jobJSON
+	Items     []itemJSON `json:"items"`
+	NextAfter *int       `json:"next_after,omitempty"`
+}
+
+// itemSelection is the items query of GET /jobs/{id}: ?state=failed,canceled
+// (only these states), ?limit=N (at most N items), ?after=IDX (items after
+// that index: next_after of the previous page).
+type itemSelection struct {
+	states map[string]bool // nil: every state
+	limit  int             // 0: no limit
+	after  int             // -1: from the first item
+}
+
+func parseItemSelection(c *fiber.Ctx) (itemSelection, error) {
+	sel := itemSelection{after: -1}
+	if v := c.Query("state"); v != "" {
+		sel.states = map[string]bool{}
+		for _, s := range strings.Split(v, ",") {
+			if !slices.Contains(db.ItemStates, s) {
+				return sel, Fail(http.StatusBadRequest, fmt.Sprintf("state: %q is not one of %s", s, strings.Join(db.ItemStates, ", ")))
+			}
+			sel.states[s] = true
+		}
+	}
+	for _, q := range []struct {
+		name string
+		dst  *int
+		min  int
+	}{{"limit", &sel.limit, 1}, {"after", &sel.after, 0}} {
+		v := c.Query(q.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < q.min {
+			return sel, Fail(http.StatusBadRequest, fmt.Sprintf("%s: want an integer of at least %d", q.name, q.min))
+		}
+		*q.dst = n
+	}
+	return sel, nil
 }
 
 // CancelJob answers POST /jobs/{id}/cancel (admin): the job's queued items
