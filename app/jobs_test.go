@@ -345,6 +345,24 @@ func TestJobItemsSelection(t *testing.T) {
 	}
 }
 
+// TestJobRetention: a finished job is deleted once JOB_RETENTION has
+// passed since it ended.
+func TestJobRetention(t *testing.T) {
+	o := newOrigin(t)
+	o.set("/files/r.bin", randBody(1000, 1))
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Embedded), apptest.Options{Remotes: remotesFor(o, ""),
+		Env: map[string]string{"JOB_RETENTION": "2s"}})
+	id := submitJob(t, in, `{"remote": "gen", "paths": ["files/r.bin"]}`)
+	waitJobDone(t, in, id)
+	testenv.Eventually(t, 20*time.Second, "the finished job deleted", func() bool {
+		st, _, _ := in.Get(t, "/jobs/"+id, nil)
+		return st == http.StatusNotFound
+	})
+	if st, _, _ := in.Get(t, "/api/gen/files/r.bin", nil); st != http.StatusOK {
+		t.Fatalf("the job's artifact after the job was deleted: %d", st)
+	}
+}
+
 // TestJobURLs: each URL goes to the remote with the longest matching
 // base_url; a URL of no remote is refused on its own.
 func TestJobURLs(t *testing.T) {

@@ -147,6 +147,9 @@ type JobStore interface {
 	// CancelReason) and returns how many; running items finish on their
 	// own. The job is done once none is pending. ErrNotFound for no job.
 	CancelJob(ctx context.Context, id string) (int, error)
+	// DeleteJobsDoneBefore deletes done jobs, with their items, whose last
+	// change is older than before, and returns how many.
+	DeleteJobsDoneBefore(ctx context.Context, before time.Time) (int, error)
 }
 
 // CancelReason is the reason of an item ended by CancelJob.

@@ -294,3 +294,15 @@ func (p *Postgres) CancelJob(ctx context.Context, id string) (int, error) {
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// DeleteJobsDoneBefore implements JobStore; items go with their job (ON
+// DELETE CASCADE).
+func (p *Postgres) DeleteJobsDoneBefore(ctx context.Context, before time.Time) (int, error) {
+	// Done: no pending item (the stored state may lag after a crash).
+	tag, err := p.pool.Exec(ctx, `DELETE FROM jobs WHERE updated_at < $1 AND NOT EXISTS (
+		SELECT 1 FROM job_items p WHERE p.job_id = jobs.id AND p.state IN ('queued', 'running'))`, before)
+	if err != nil {
+		return 0, fmt.Errorf("db: delete old jobs: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

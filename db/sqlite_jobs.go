@@ -327,3 +327,28 @@ func (s *SQLite) CancelJob(ctx context.Context, id string) (int, error) {
 	}
 	return int(n), nil
 }
+
+// DeleteJobsDoneBefore implements JobStore (items first: the foreign key
+// cascade is not relied upon).
+func (s *SQLite) DeleteJobsDoneBefore(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// Done: no pending item (the stored state may lag after a crash).
+		const old = `SELECT id FROM jobs WHERE updated_at < ?1 AND NOT EXISTS (
+			SELECT 1 FROM job_items p WHERE p.job_id = jobs.id AND p.state IN ('queued', 'running'))`
+		res, err := tx.ExecContext(ctx, `DELETE FROM job_items WHERE job_id IN (`+old+`)`, sqliteTime(before))
+		if err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `DELETE FROM jobs WHERE id IN (`+old+`)`, sqliteTime(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("db: delete old jobs: %w", err)
+	}
+	return int(n), nil
+}

@@ -48,6 +48,7 @@ var EnvVars = []EnvVar{
 	{Name: "SHUTDOWN_TIMEOUT", Default: "60s", Help: "how long SIGTERM waits for running downloads"},
 	{Name: "MAX_UPLOAD_SIZE", Help: "largest accepted upload to a local repository (e.g. 5GiB); unlimited when unset"},
 	{Name: "JOB_CONCURRENCY", Default: "4", Help: "batch cache job downloads running at once per remote"},
+	{Name: "JOB_RETENTION", Default: "720h", Help: "finished batch jobs are deleted this long after they ended (0: kept forever)"},
 }
 
 // Env is the runtime configuration read from the environment.
@@ -84,6 +85,7 @@ type Env struct {
 	ShutdownTimeout time.Duration
 	MaxUploadSize   int64
 	JobConcurrency  int
+	JobRetention    time.Duration
 }
 
 // LoadEnv reads the environment through getenv (os.Getenv in production).
@@ -160,6 +162,7 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	e.ConnectTimeout = dur("UPSTREAM_CONNECT_TIMEOUT", "10s")
 	e.HeaderTimeout = dur("UPSTREAM_HEADER_TIMEOUT", "30s")
 	e.IdleTimeout = dur("UPSTREAM_IDLE_TIMEOUT", "60s")
+	e.JobRetention = dur("JOB_RETENTION", "720h")
 	e.ClientIdle = dur("CLIENT_IDLE_TIMEOUT", "120s")
 	e.ShutdownTimeout = dur("SHUTDOWN_TIMEOUT", "60s")
 	if v := get("MAX_UPLOAD_SIZE", ""); v != "" {
@@ -285,7 +288,7 @@ func (c *Config) Redacted(backends map[string]string) map[string]any {
 		"minio_bucket": e.MinIOBucket, "minio_endpoint": e.MinIOEndpoint, "minio_secure": e.MinIOSecure,
 		"log_format": e.LogFormat, "upstream_connect_timeout": e.ConnectTimeout.String(),
 		"upstream_header_timeout": e.HeaderTimeout.String(), "upstream_idle_timeout": e.IdleTimeout.String(),
-		"shutdown_timeout": e.ShutdownTimeout.String(), "max_upload_size": e.MaxUploadSize, "job_concurrency": e.JobConcurrency,
+		"shutdown_timeout": e.ShutdownTimeout.String(), "max_upload_size": e.MaxUploadSize, "job_concurrency": e.JobConcurrency, "job_retention": e.JobRetention.String(),
 		"admin_token": "REDACTED",
 	}
 	if e.MinIOSecretKey != "" {

@@ -76,6 +76,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	running map[string]int // items being worked on here, per remote
+	swept   time.Time      // last retention sweep
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the dispatcher has returned
 	workers sync.WaitGroup
@@ -195,6 +196,7 @@ func (m *Manager) loop(ctx context.Context, msgs <-chan string) {
 	defer tick.Stop()
 	for {
 		m.dispatch(ctx)
+		m.sweep(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -206,6 +208,32 @@ func (m *Manager) loop(ctx context.Context, msgs <-chan string) {
 				msgs = nil
 			}
 		}
+	}
+}
+
+// sweep deletes finished jobs older than JOB_RETENTION, at most every
+// half of it (and at most hourly); every replica may, the deletes agree.
+func (m *Manager) sweep(ctx context.Context) {
+	keep := m.o.Config().Env.JobRetention
+	if keep <= 0 {
+		return
+	}
+	every := min(max(keep/2, 100*time.Millisecond), time.Hour)
+	m.mu.Lock()
+	due := time.Since(m.swept) >= every
+	if due {
+		m.swept = time.Now()
+	}
+	m.mu.Unlock()
+	if !due {
+		return
+	}
+	n, err := m.store.DeleteJobsDoneBefore(ctx, time.Now().Add(-keep))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		m.o.Log.Warn("jobs: delete finished jobs past retention", "err", err)
+	case n > 0:
+		m.o.Log.Info("jobs: deleted finished jobs past retention", "jobs", n, "retention", keep.String())
 	}
 }
 

@@ -38,6 +38,7 @@ func RunJobs(t *testing.T, open func(t *testing.T) JobBackend) {
 		{name: "concurrent_claims", fn: func(t *testing.T, s JobBackend) { RaceClaims(t, s, s) }},
 		{name: "pin_artifact", fn: testJobPin},
 		{name: "cancel", fn: testJobCancel},
+		{name: "retention", fn: testJobRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -466,5 +467,32 @@ func testJobCancel(t *testing.T, s JobBackend) {
 	}
 	if got := getJob(t, s, all.ID); got.State != db.JobDone || got.Totals.Finished() != 2 {
 		t.Fatalf("all-queued job after cancel: %s %+v", got.State, got.Totals)
+	}
+}
+
+// testJobRetention: done jobs older than the cut go with their items;
+// pending and recent ones stay.
+func testJobRetention(t *testing.T, s JobBackend) {
+	done := newJob(t, s, "r", 2, false)
+	for range 2 {
+		it := claim(t, s, "a", time.Minute)
+		update(t, s, "a", it, db.ItemCached, "", 1, 1)
+	}
+	pending := newJob(t, s, "r", 1, false)
+	if n, err := s.DeleteJobsDoneBefore(ctx(t), time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("delete before an hour ago = %d, %v; want nothing", n, err)
+	}
+	if n, err := s.DeleteJobsDoneBefore(ctx(t), time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("delete = %d, %v; want the done job", n, err)
+	}
+	if _, err := s.GetJob(ctx(t), done.ID); !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("deleted job: %v", err)
+	}
+	if got := getJob(t, s, pending.ID); len(got.Items) != 1 || got.State == db.JobDone {
+		t.Fatalf("pending job after retention: %+v", got)
+	}
+	// The pending job's item is still claimed as before.
+	if it := claim(t, s, "b", time.Minute); it.JobID != pending.ID {
+		t.Fatalf("claimed %s/%d", it.JobID, it.Idx)
 	}
 }
