@@ -11,6 +11,12 @@ import (
 
 var _ JobStore = (*Postgres)(nil)
 
+// pgJobSettle marks job $1 done when none of its items is pending (after an
+// item finished or was canceled).
+const pgJobSettle = `UPDATE jobs SET updated_at = now(), state = CASE WHEN NOT EXISTS (
+	SELECT 1 FROM job_items WHERE job_id = $1::text::uuid AND state IN ('queued', 'running'))
+	THEN 'done' ELSE state END WHERE id = $1::text::uuid`
+
 // pgItemColumns are the job_items columns scanPGItem reads, for an "i" alias.
 const pgItemColumns = `i.job_id::text, i.idx, i.remote, i.path, i.url, i.state, i.reason, i.bytes_done,
 	i.bytes_total, i.attempts, i.started_at, i.finished_at, COALESCE(i.claimed_by, ''), i.claimed_until`
@@ -246,9 +252,7 @@ func (p *Postgres) UpdateItem(ctx context.Context, instance string, u ItemUpdate
 		err = ErrClaimLost
 	}
 	if err == nil && ItemTerminal(u.State) {
-		_, err = p.pool.Exec(ctx, `UPDATE jobs SET updated_at = now(), state = CASE WHEN NOT EXISTS (
-			SELECT 1 FROM job_items WHERE job_id = $1::text::uuid AND state IN ('queued', 'running'))
-			THEN 'done' ELSE state END WHERE id = $1::text::uuid`, u.JobID)
+		_, err = p.pool.Exec(ctx, pgJobSettle, u.JobID)
 	}
 	if err != nil {
 		return fmt.Errorf("db: update job item %s/%d: %w", u.JobID, u.Idx, err)
@@ -285,9 +289,7 @@ func (p *Postgres) CancelJob(ctx context.Context, id string) (int, error) {
 	tag, err := p.pool.Exec(ctx, `UPDATE job_items SET state = 'canceled', reason = $2, finished_at = now(),
 		claimed_by = NULL, claimed_until = NULL WHERE job_id = $1::text::uuid AND state = 'queued'`, id, CancelReason)
 	if err == nil {
-		_, err = p.pool.Exec(ctx, `UPDATE jobs SET updated_at = now(), state = CASE WHEN NOT EXISTS (
-			SELECT 1 FROM job_items WHERE job_id = $1::text::uuid AND state IN ('queued', 'running'))
-			THEN 'done' ELSE state END WHERE id = $1::text::uuid`, id)
+		_, err = p.pool.Exec(ctx, pgJobSettle, id)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("db: cancel job %s: %w", id, err)

@@ -11,6 +11,12 @@ import (
 
 var _ JobStore = (*SQLite)(nil)
 
+// sqliteJobSettle marks job ?2 done when none of its items is pending and
+// stamps it with time ?1 (after an item finished or was canceled).
+const sqliteJobSettle = `UPDATE jobs SET updated_at = ?1, state = CASE WHEN NOT EXISTS (
+	SELECT 1 FROM job_items WHERE job_id = ?2 AND state IN ('queued', 'running'))
+	THEN 'done' ELSE state END WHERE id = ?2`
+
 // sqliteItemColumns are the job_items columns scanSQLiteItem reads.
 const sqliteItemColumns = `job_id, idx, remote, path, url, state, reason, bytes_done, bytes_total,
 	attempts, started_at, finished_at, COALESCE(claimed_by, ''), claimed_until`
@@ -274,9 +280,7 @@ func (s *SQLite) UpdateItem(ctx context.Context, instance string, u ItemUpdate) 
 		if err != nil || !ItemTerminal(u.State) {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET updated_at = ?1, state = CASE WHEN NOT EXISTS (
-			SELECT 1 FROM job_items WHERE job_id = ?2 AND state IN ('queued', 'running'))
-			THEN 'done' ELSE state END WHERE id = ?2`, now, u.JobID)
+		_, err = tx.ExecContext(ctx, sqliteJobSettle, now, u.JobID)
 		return err
 	})
 	if err != nil {
@@ -317,9 +321,7 @@ func (s *SQLite) CancelJob(ctx context.Context, id string) (int, error) {
 		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET updated_at = ?1, state = CASE WHEN NOT EXISTS (
-			SELECT 1 FROM job_items WHERE job_id = ?2 AND state IN ('queued', 'running'))
-			THEN 'done' ELSE state END WHERE id = ?2`, now, id)
+		_, err = tx.ExecContext(ctx, sqliteJobSettle, now, id)
 		return err
 	})
 	if err != nil {

@@ -106,13 +106,9 @@ func (h *Handler) Job(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	j, err := h.d.Jobs.Job(c.UserContext(), id)
-	if errors.Is(err, db.ErrNotFound) {
-		return Fail(http.StatusNotFound, "job not found")
-	}
+	j, err := h.job(c, id)
 	if err != nil {
-		h.d.Log.Error("get job", "job", id, "err", err)
-		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
+		return err
 	}
 	out := jobDetailJSON{jobJSON: toJobJSON(j), Items: []itemJSON{}}
 	for _, it := range j.Items {
@@ -129,6 +125,19 @@ func (h *Handler) Job(c *fiber.Ctx) error {
 			StartedAt: optTime(it.StartedAt), FinishedAt: optTime(it.FinishedAt), Worker: it.ClaimedBy})
 	}
 	return c.JSON(out)
+}
+
+// job loads job id, mapping the store's errors to the client's.
+func (h *Handler) job(c *fiber.Ctx, id string) (db.Job, error) {
+	j, err := h.d.Jobs.Job(c.UserContext(), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return j, Fail(http.StatusNotFound, "job not found")
+	}
+	if err != nil {
+		h.d.Log.Error("get job", "job", id, "err", err)
+		return j, Fail(http.StatusServiceUnavailable, "metadata store unavailable")
+	}
+	return j, nil
 }
 
 // jobDetailJSON is GET /jobs/{id}: the job and the selected items, with
@@ -193,10 +202,9 @@ func (h *Handler) CancelJob(c *fiber.Ctx) error {
 		h.d.Log.Error("cancel job", "job", id, "err", err)
 		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
 	}
-	j, err := h.d.Jobs.Job(c.UserContext(), id)
+	j, err := h.job(c, id)
 	if err != nil {
-		h.d.Log.Error("get job", "job", id, "err", err)
-		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
+		return err
 	}
 	return c.JSON(struct {
 		jobJSON

@@ -37,6 +37,9 @@ type outcome struct {
 
 func (o outcome) interrupted() bool { return o.state == "" }
 
+// failed is the outcome of an item that failed for reason.
+func failed(reason string) outcome { return outcome{state: db.ItemFailed, reason: reason} }
+
 // progress is the byte count of a running download.
 type progress struct{ done, total atomic.Int64 }
 
@@ -119,7 +122,6 @@ func (m *Manager) keep(ctx context.Context, it db.JobItem, prog *progress, lost 
 
 // run decides and, when needed, fetches one item.
 func (m *Manager) run(ctx context.Context, it db.JobItem, prog *progress) outcome {
-	failed := func(reason string) outcome { return outcome{state: db.ItemFailed, reason: reason} }
 	r := m.o.Config().Remotes.Remotes[it.Remote]
 	if r == nil {
 		return failed(fmt.Sprintf("unknown remote %q", it.Remote))
@@ -178,7 +180,6 @@ func (m *Manager) run(ctx context.Context, it db.JobItem, prog *progress) outcom
 // fetch downloads one item through the engine. transient reports a failure
 // worth retrying.
 func (m *Manager) fetch(ctx context.Context, it db.JobItem, r *config.Remote, v config.Verdict, u *url.URL, prog *progress) (out outcome, transient bool) {
-	failed := func(reason string) outcome { return outcome{state: db.ItemFailed, reason: reason} }
 	res, err := m.o.Engine.Get(ctx, cache.Request{Remote: r, Path: it.Path, Verdict: v, Method: http.MethodGet, Pin: it.Pin,
 		Origin: &upstream.Origin{Client: m.o.Upstream, URL: u, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed())}})
 	if err != nil {
