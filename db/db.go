@@ -36,6 +36,9 @@ type Artifact struct {
 	LastAccess   time.Time
 	Hits         int64
 	Pinned       bool
+	// BlobVersion identifies the stored object written at commit (blob.Store
+	// versions); a read is conditional on it, so a row never describes other bytes.
+	BlobVersion string
 }
 
 // Hit is an aggregated batch of cache hits for one artifact.

@@ -80,13 +80,13 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 func (p *Postgres) Pool() *pgxpool.Pool { return p.pool }
 
 const pgColumns = `id, remote, path, storage_key, size, sha256, content_type, etag,
-	last_modified, kind, pattern, upstream_url, cached_at, expires_at, last_access, hits, pinned`
+	last_modified, kind, pattern, upstream_url, cached_at, expires_at, last_access, hits, pinned, blob_version`
 
 func scanPG(row pgx.Row) (Artifact, error) {
 	var a Artifact
 	var expires *time.Time
 	err := row.Scan(&a.ID, &a.Remote, &a.Path, &a.StorageKey, &a.Size, &a.SHA256, &a.ContentType, &a.ETag,
-		&a.LastModified, &a.Kind, &a.Pattern, &a.UpstreamURL, &a.CachedAt, &expires, &a.LastAccess, &a.Hits, &a.Pinned)
+		&a.LastModified, &a.Kind, &a.Pattern, &a.UpstreamURL, &a.CachedAt, &expires, &a.LastAccess, &a.Hits, &a.Pinned, &a.BlobVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, fmt.Errorf("%w (%w)", ErrNotFound, err)
 	}
@@ -125,17 +125,17 @@ func (p *Postgres) GetArtifact(ctx context.Context, remote, path string) (Artifa
 // PutArtifact implements Store. A replaced row keeps its ID.
 func (p *Postgres) PutArtifact(ctx context.Context, a Artifact) error {
 	_, err := p.pool.Exec(ctx, `INSERT INTO artifacts (remote, path, storage_key, size, sha256, content_type, etag,
-		last_modified, kind, pattern, upstream_url, cached_at, expires_at, last_access, hits, pinned)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		last_modified, kind, pattern, upstream_url, cached_at, expires_at, last_access, hits, pinned, blob_version)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 	ON CONFLICT (remote, path) DO UPDATE SET
 		storage_key = EXCLUDED.storage_key, size = EXCLUDED.size, sha256 = EXCLUDED.sha256,
 		content_type = EXCLUDED.content_type, etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified,
 		kind = EXCLUDED.kind, pattern = EXCLUDED.pattern, upstream_url = EXCLUDED.upstream_url,
 		cached_at = EXCLUDED.cached_at, expires_at = EXCLUDED.expires_at, last_access = EXCLUDED.last_access,
-		hits = GREATEST(artifacts.hits, EXCLUDED.hits), pinned = artifacts.pinned OR EXCLUDED.pinned`,
+		hits = GREATEST(artifacts.hits, EXCLUDED.hits), pinned = artifacts.pinned OR EXCLUDED.pinned, blob_version = EXCLUDED.blob_version`,
 		a.Remote, a.Path, a.StorageKey, a.Size, a.SHA256, a.ContentType, a.ETag,
 		a.LastModified, a.Kind, a.Pattern, a.UpstreamURL, pgTime(a.CachedAt), pgExpiry(a.ExpiresAt),
-		pgTime(a.LastAccess), a.Hits, a.Pinned)
+		pgTime(a.LastAccess), a.Hits, a.Pinned, a.BlobVersion)
 	if err != nil {
 		return fmt.Errorf("db: put %s/%s: %w", a.Remote, a.Path, err)
 	}

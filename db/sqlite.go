@@ -123,7 +123,7 @@ func scanSQLite(row scanner) (Artifact, error) {
 	var cached, access int64
 	var expires sql.NullInt64
 	err := row.Scan(&a.ID, &a.Remote, &a.Path, &a.StorageKey, &a.Size, &a.SHA256, &a.ContentType, &a.ETag,
-		&a.LastModified, &a.Kind, &a.Pattern, &a.UpstreamURL, &cached, &expires, &access, &a.Hits, &a.Pinned)
+		&a.LastModified, &a.Kind, &a.Pattern, &a.UpstreamURL, &cached, &expires, &access, &a.Hits, &a.Pinned, &a.BlobVersion)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, fmt.Errorf("%w (%w)", ErrNotFound, err)
 	}
@@ -149,17 +149,17 @@ func (s *SQLite) GetArtifact(ctx context.Context, remote, path string) (Artifact
 // PutArtifact implements Store. A replaced row keeps its ID.
 func (s *SQLite) PutArtifact(ctx context.Context, a Artifact) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO artifacts (remote, path, storage_key, size, sha256, content_type, etag,
-		last_modified, kind, pattern, upstream_url, cached_at, expires_at, last_access, hits, pinned)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		last_modified, kind, pattern, upstream_url, cached_at, expires_at, last_access, hits, pinned, blob_version)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (remote, path) DO UPDATE SET
 		storage_key = excluded.storage_key, size = excluded.size, sha256 = excluded.sha256,
 		content_type = excluded.content_type, etag = excluded.etag, last_modified = excluded.last_modified,
 		kind = excluded.kind, pattern = excluded.pattern, upstream_url = excluded.upstream_url,
 		cached_at = excluded.cached_at, expires_at = excluded.expires_at, last_access = excluded.last_access,
-		hits = max(artifacts.hits, excluded.hits), pinned = (artifacts.pinned OR excluded.pinned)`,
+		hits = max(artifacts.hits, excluded.hits), pinned = (artifacts.pinned OR excluded.pinned), blob_version = excluded.blob_version`,
 		a.Remote, a.Path, a.StorageKey, a.Size, a.SHA256, a.ContentType, a.ETag,
 		a.LastModified, a.Kind, a.Pattern, a.UpstreamURL, sqliteTime(a.CachedAt), sqliteExpiry(a.ExpiresAt),
-		sqliteTime(a.LastAccess), a.Hits, a.Pinned)
+		sqliteTime(a.LastAccess), a.Hits, a.Pinned, a.BlobVersion)
 	if err != nil {
 		return fmt.Errorf("db: put %s/%s: %w", a.Remote, a.Path, err)
 	}

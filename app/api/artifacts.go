@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"artifactapi/app/blob"
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
 	"artifactapi/app/httpserve"
@@ -129,23 +127,15 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 			remote: r, path: p, query: q}
 		req.Origin = &call.origin
 	}
-	for attempt := 0; ; attempt++ {
-		res, err := h.d.Engine.Get(c.UserContext(), req)
-		if err != nil {
-			return fail(err, p)
-		}
-		err = httpserve.Write(c, res, acc, httpserve.Options{Bodies: h.bodies})
-		if errors.Is(err, blob.ErrNotFound) && attempt == 0 {
-			// The blob vanished under its metadata: forget it and fetch again.
-			h.d.Engine.Forget(c.UserContext(), r.Name, key)
-			c.Response().Reset()
-			continue
-		}
-		if err != nil {
-			return fail(err, p)
-		}
-		return nil
+	err = h.d.Engine.Serve(c.UserContext(), req,
+		func(res *cache.Result) error {
+			return httpserve.Write(c, res, acc, httpserve.Options{Bodies: h.bodies})
+		},
+		func() { c.Response().Reset() })
+	if err != nil {
+		return fail(err, p)
 	}
+	return nil
 }
 
 func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) error {

@@ -100,14 +100,14 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // Put implements Store. r is written to a synced temporary file which is then
 // renamed over key; on any error the temporary file is removed.
-func (s *FS) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+func (s *FS) Put(ctx context.Context, key string, r io.Reader, size int64) (string, error) {
 	dst, err := s.path(key)
 	if err != nil {
-		return err
+		return "", err
 	}
 	f, err := os.CreateTemp(s.tmp, "put-*")
 	if err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+		return "", fmt.Errorf("blob: put %s: %w", key, err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -118,26 +118,42 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader, size int64) error
 	}()
 	n, err := io.Copy(f, ctxReader{ctx, r})
 	if err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+		return "", fmt.Errorf("blob: put %s: %w", key, err)
 	}
 	if size >= 0 && n != size {
-		return fmt.Errorf("blob: put %s: got %d bytes, want %d", key, n, size)
+		return "", fmt.Errorf("blob: put %s: got %d bytes, want %d", key, n, size)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+		return "", fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("blob: put %s: %w", key, err)
 	}
 	err = f.Close()
 	f = nil
 	if err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+		return "", fmt.Errorf("blob: put %s: %w", key, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+		return "", fmt.Errorf("blob: put %s: %w", key, err)
 	}
 	if err := s.publish(tmp, dst); err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+		return "", fmt.Errorf("blob: put %s: %w", key, err)
 	}
-	return nil
+	return fileVersion(fi), nil
+}
+
+// fileVersion identifies one file: its inode, modification time and size.
+// A rename keeps all three; a file written later under the same name has
+// another inode or mtime (an inode is reused only after its file is gone,
+// and then with a new mtime).
+func fileVersion(fi os.FileInfo) string {
+	var ino uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino = st.Ino
+	}
+	return fmt.Sprintf("%x-%x-%x", ino, fi.ModTime().UnixNano(), fi.Size())
 }
 
 // publish renames src to dst, creating dst's directory. A concurrent Delete
@@ -170,9 +186,16 @@ func syncDir(dir string) {
 	}
 }
 
-// Open implements Store. Reading a whole object from offset 0 returns the
-// *os.File itself, so io.Copy to a socket can use sendfile.
+// Open implements Store.
 func (s *FS) Open(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	return s.OpenVersion(ctx, key, "", off, length)
+}
+
+// OpenVersion implements Store. The version is checked on the open file
+// itself, so the bytes read are those of that version whatever is renamed
+// over the key afterwards. Reading a whole object from offset 0 returns the
+// *os.File itself, so io.Copy to a socket can use sendfile.
+func (s *FS) OpenVersion(ctx context.Context, key, version string, off, length int64) (io.ReadCloser, error) {
 	p, err := s.path(key)
 	if err != nil {
 		return nil, err
@@ -190,6 +213,9 @@ func (s *FS) Open(ctx context.Context, key string, off, length int64) (io.ReadCl
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
 		err = ErrNotFound
+	}
+	if err == nil && version != "" && fileVersion(fi) != version {
+		err = ErrVersionMismatch
 	}
 	if err == nil {
 		err = checkRange(off, fi.Size())
@@ -243,7 +269,7 @@ func (s *FS) Stat(ctx context.Context, key string) (Info, error) {
 		}
 		return Info{}, fmt.Errorf("blob: stat %s: %w", key, err)
 	}
-	return Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	return Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime(), Version: fileVersion(fi)}, nil
 }
 
 // Delete implements Store. It also removes parent directories left empty.
@@ -350,38 +376,43 @@ func (s *FS) Describe() string { return "filesystem " + s.root }
 // Adopt implements FileAdopter: the complete file at path is synced and
 // renamed to key (path no longer exists afterwards). Across filesystems it is
 // copied with Put and then removed.
-func (s *FS) Adopt(ctx context.Context, key, path string) error {
+func (s *FS) Adopt(ctx context.Context, key, path string) (string, error) {
 	dst, err := s.path(key)
 	if err != nil {
-		return err
+		return "", err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("blob: adopt %s: %w", key, err)
+		return "", fmt.Errorf("blob: adopt %s: %w", key, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	err = f.Sync()
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = f.Stat()
+	}
 	if err == nil && !fi.Mode().IsRegular() {
 		err = fmt.Errorf("%s is not a regular file", path)
-	}
-	if err == nil {
-		err = f.Sync()
 	}
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("blob: adopt %s: %w", key, err)
+		return "", fmt.Errorf("blob: adopt %s: %w", key, err)
 	}
 	err = s.publish(path, dst)
 	if errors.Is(err, syscall.EXDEV) {
-		if err := s.Put(ctx, key, f, fi.Size()); err != nil {
-			return err
+		v, err := s.Put(ctx, key, f, fi.Size())
+		if err != nil {
+			return "", err
 		}
-		err = os.Remove(path)
+		if err := os.Remove(path); err != nil {
+			return "", fmt.Errorf("blob: adopt %s: %w", key, err)
+		}
+		return v, nil
 	}
 	if err != nil {
-		return fmt.Errorf("blob: adopt %s: %w", key, err)
+		return "", fmt.Errorf("blob: adopt %s: %w", key, err)
 	}
-	return nil
+	return fileVersion(fi), nil
 }

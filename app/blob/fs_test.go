@@ -100,10 +100,10 @@ func TestFSFailedPutLeavesNoTempFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := io.MultiReader(strings.NewReader("partial"), iotestErr{})
-	if err := s.Put(t.Context(), "a/b", bad, -1); err == nil {
+	if _, err := s.Put(t.Context(), "a/b", bad, -1); err == nil {
 		t.Fatal("Put with failing reader succeeded")
 	}
-	if err := s.Put(t.Context(), "a/c", strings.NewReader("short"), 10); err == nil {
+	if _, err := s.Put(t.Context(), "a/c", strings.NewReader("short"), 10); err == nil {
 		t.Fatal("Put with short reader succeeded")
 	}
 	if left := tmpEntries(t, root); len(left) != 0 {
@@ -125,10 +125,10 @@ func TestFSInvalidKeysStayInsideRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"../escape", "a/../../escape", "/tmp/escape", `..\escape`, "ok\x00/x", "", "a//b"} {
-		if err := s.Put(t.Context(), key, strings.NewReader("x"), 1); err == nil {
+		if _, err := s.Put(t.Context(), key, strings.NewReader("x"), 1); err == nil {
 			t.Errorf("Put(%q) succeeded", key)
 		}
-		if err := s.Adopt(t.Context(), key, filepath.Join(parent, "nothing")); err == nil {
+		if _, err := s.Adopt(t.Context(), key, filepath.Join(parent, "nothing")); err == nil {
 			t.Errorf("Adopt(%q) succeeded", key)
 		}
 	}
@@ -143,7 +143,7 @@ func TestFSAdopt(t *testing.T) {
 	s := newFS(t)
 	src := filepath.Join(t.TempDir(), "download.part")
 	writeFile(t, src, "first")
-	if err := s.Adopt(t.Context(), "remote/0123456789abcdef/pkg.tgz", src); err != nil {
+	if _, err := s.Adopt(t.Context(), "remote/0123456789abcdef/pkg.tgz", src); err != nil {
 		t.Fatalf("Adopt: %v", err)
 	}
 	if _, err := os.Stat(src); !errors.Is(err, os.ErrNotExist) {
@@ -153,16 +153,16 @@ func TestFSAdopt(t *testing.T) {
 		t.Fatalf("adopted content = %q", got)
 	}
 	writeFile(t, src, "second")
-	if err := s.Adopt(t.Context(), "remote/0123456789abcdef/pkg.tgz", src); err != nil {
+	if _, err := s.Adopt(t.Context(), "remote/0123456789abcdef/pkg.tgz", src); err != nil {
 		t.Fatalf("Adopt over existing: %v", err)
 	}
 	if got := readKey(t, s, "remote/0123456789abcdef/pkg.tgz"); got != "second" {
 		t.Fatalf("re-adopted content = %q", got)
 	}
-	if err := s.Adopt(t.Context(), "remote/x", filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := s.Adopt(t.Context(), "remote/x", filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Fatal("Adopt of a missing file succeeded")
 	}
-	if err := s.Adopt(t.Context(), "remote/dir", t.TempDir()); err == nil {
+	if _, err := s.Adopt(t.Context(), "remote/dir", t.TempDir()); err == nil {
 		t.Fatal("Adopt of a directory succeeded")
 	}
 }
@@ -178,7 +178,7 @@ func TestFSAdoptAcrossDevices(t *testing.T) {
 		}
 		return os.Rename(oldpath, newpath)
 	})
-	if err := s.Adopt(t.Context(), "k/file", src); err != nil {
+	if _, err := s.Adopt(t.Context(), "k/file", src); err != nil {
 		t.Fatalf("Adopt with EXDEV: %v", err)
 	}
 	if got := readKey(t, s, "k/file"); got != "copied across devices" {
@@ -197,7 +197,7 @@ func TestFSDeleteRemovesEmptyDirs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"r/aaaa/f", "r/bbbb/f"} {
-		if err := s.Put(t.Context(), k, strings.NewReader("x"), 1); err != nil {
+		if _, err := s.Put(t.Context(), k, strings.NewReader("x"), 1); err != nil {
 			t.Fatal(err)
 		}
 	}

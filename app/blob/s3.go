@@ -238,12 +238,12 @@ func (s *S3) wrap(op, key string, err error) error {
 // Put implements Store. A known size is passed to S3 as is; an unknown size
 // streams multipart uploads of PartSize parts (one part buffered in memory).
 // A reader error or a cancelled ctx aborts the upload, publishing nothing.
-func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) (string, error) {
 	if err := CheckKey(key); err != nil {
-		return err
+		return "", err
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+		return "", fmt.Errorf("blob: put %s: %w", key, err)
 	}
 	opts := minio.PutObjectOptions{PartSize: s.partSize, ContentType: "application/octet-stream"}
 	if size > int64(maxParts*s.partSize) {
@@ -252,16 +252,23 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error
 	if size >= 0 {
 		r = &exactReader{r: r, left: size}
 	}
-	if _, err := s.client.PutObject(ctx, s.bucket, key, r, size, opts); err != nil {
-		return s.wrap("put", key, err)
+	info, err := s.client.PutObject(ctx, s.bucket, key, r, size, opts)
+	if err != nil {
+		return "", s.wrap("put", key, err)
 	}
-	return nil
+	return info.ETag, nil
 }
 
-// Open implements Store. It issues the GET immediately, so a missing key
-// returns ErrNotFound here. The reader is bound to ctx: cancel ctx only after
-// Close.
+// Open implements Store.
 func (s *S3) Open(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	return s.OpenVersion(ctx, key, "", off, length)
+}
+
+// OpenVersion implements Store. It issues the GET immediately, so a missing
+// key returns ErrNotFound here. The version is the object's ETag, sent as
+// If-Match: S3 answers 412 rather than another object's bytes. The reader is
+// bound to ctx: cancel ctx only after Close.
+func (s *S3) OpenVersion(ctx context.Context, key, version string, off, length int64) (io.ReadCloser, error) {
 	if err := CheckKey(key); err != nil {
 		return nil, err
 	}
@@ -269,9 +276,12 @@ func (s *S3) Open(ctx context.Context, key string, off, length int64) (io.ReadCl
 		return nil, fmt.Errorf("blob: open %s: negative offset %d", key, off)
 	}
 	if length == 0 {
-		return s.emptyAt(ctx, key, off)
+		return s.emptyAt(ctx, key, version, off)
 	}
 	var opts minio.GetObjectOptions
+	if version != "" {
+		_ = opts.SetMatchETag(version)
+	}
 	switch {
 	case off == 0 && length < 0: // whole object, no Range header
 	case length < 0:
@@ -281,10 +291,13 @@ func (s *S3) Open(ctx context.Context, key string, off, length int64) (io.ReadCl
 	}
 	body, _, _, err := s.core.GetObject(ctx, s.bucket, key, opts)
 	if err != nil {
-		if errorCode(err) == "InvalidRange" {
+		switch errorCode(err) {
+		case "InvalidRange":
 			// S3 refuses a range starting at the end (and any range of an
 			// empty object); reading there yields no bytes.
-			return s.emptyAt(ctx, key, off)
+			return s.emptyAt(ctx, key, version, off)
+		case "PreconditionFailed":
+			return nil, s.errorf("blob: open %s: %w", key, ErrVersionMismatch)
 		}
 		return nil, s.wrap("open", key, err)
 	}
@@ -292,10 +305,13 @@ func (s *S3) Open(ctx context.Context, key string, off, length int64) (io.ReadCl
 }
 
 // emptyAt returns an empty reader if key exists and off is within it.
-func (s *S3) emptyAt(ctx context.Context, key string, off int64) (io.ReadCloser, error) {
+func (s *S3) emptyAt(ctx context.Context, key, version string, off int64) (io.ReadCloser, error) {
 	info, err := s.Stat(ctx, key)
 	if err != nil {
 		return nil, err
+	}
+	if version != "" && info.Version != version {
+		return nil, s.errorf("blob: open %s: %w", key, ErrVersionMismatch)
 	}
 	if err := checkRange(off, info.Size); err != nil {
 		return nil, fmt.Errorf("blob: open %s: %w", key, err)
@@ -312,7 +328,7 @@ func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, s.wrap("stat", key, err)
 	}
-	return Info{Key: key, Size: oi.Size, ModTime: oi.LastModified}, nil
+	return Info{Key: key, Size: oi.Size, ModTime: oi.LastModified, Version: oi.ETag}, nil
 }
 
 // Delete implements Store.
@@ -367,27 +383,28 @@ func (s *S3) Describe() string { return s.redact("s3 " + s.endpoint + "/" + s.bu
 // PutFile stores a complete local file. minio-go reads a file by sections
 // (io.ReaderAt) without a part buffer, so memory stays small however large
 // the file or however many commits run at once.
-func (s *S3) PutFile(ctx context.Context, key, path string) error {
+func (s *S3) PutFile(ctx context.Context, key, path string) (string, error) {
 	if err := CheckKey(key); err != nil {
-		return err
+		return "", err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+		return "", fmt.Errorf("blob: put %s: %w", key, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+		return "", fmt.Errorf("blob: put %s: %w", key, err)
 	}
 	opts := minio.PutObjectOptions{PartSize: s.partSize, ContentType: "application/octet-stream"}
 	if st.Size() > int64(maxParts*s.partSize) {
 		opts.PartSize = 0
 	}
-	if _, err := s.client.PutObject(ctx, s.bucket, key, f, st.Size(), opts); err != nil {
-		return s.wrap("put", key, err)
+	info, err := s.client.PutObject(ctx, s.bucket, key, f, st.Size(), opts)
+	if err != nil {
+		return "", s.wrap("put", key, err)
 	}
-	return nil
+	return info.ETag, nil
 }
 
 var _ FilePutter = (*S3)(nil)

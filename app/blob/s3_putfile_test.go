@@ -16,7 +16,7 @@ func TestS3PutFile(t *testing.T) {
 	if err := os.WriteFile(path, body, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutFile(t.Context(), "r/0123456789abcdef/file.bin", path); err != nil {
+	if _, err := s.PutFile(t.Context(), "r/0123456789abcdef/file.bin", path); err != nil {
 		t.Fatal(err)
 	}
 	rc, err := s.Open(t.Context(), "r/0123456789abcdef/file.bin", 0, -1)
@@ -28,7 +28,7 @@ func TestS3PutFile(t *testing.T) {
 	if err != nil || !bytes.Equal(got, body) {
 		t.Fatalf("read back %d bytes, err %v", len(got), err)
 	}
-	if err := s.PutFile(t.Context(), "r/x/missing", filepath.Join(t.TempDir(), "nope")); err == nil {
+	if _, err := s.PutFile(t.Context(), "r/x/missing", filepath.Join(t.TempDir(), "nope")); err == nil {
 		t.Fatal("missing file accepted")
 	}
 }

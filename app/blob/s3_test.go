@@ -131,7 +131,7 @@ func TestS3FailedUploadIsAborted(t *testing.T) {
 	s := newS3(t, e.config())
 	for _, size := range []int64{-1, 40 << 20} {
 		r := io.MultiReader(io.LimitReader(zeros{}, 20<<20), failing{})
-		if err := s.Put(t.Context(), "big/obj", r, size); err == nil {
+		if _, err := s.Put(t.Context(), "big/obj", r, size); err == nil {
 			t.Fatalf("Put(size %d) with a failing reader succeeded", size)
 		}
 	}
@@ -216,9 +216,11 @@ func TestS3SecretNeverInErrors(t *testing.T) {
 	if strings.Contains(broken.Describe(), secret) {
 		t.Fatalf("Describe() = %q contains the secret", broken.Describe())
 	}
-	check("Put", broken.Put(ctx, "k/x", strings.NewReader("data"), 4))
-	check("Put unknown size", broken.Put(ctx, "k/x", strings.NewReader("data"), -1))
-	_, err := broken.Open(ctx, "k/x", 0, -1)
+	_, err := broken.Put(ctx, "k/x", strings.NewReader("data"), 4)
+	check("Put", err)
+	_, err = broken.Put(ctx, "k/x", strings.NewReader("data"), -1)
+	check("Put unknown size", err)
+	_, err = broken.Open(ctx, "k/x", 0, -1)
 	check("Open", err)
 	_, err = broken.Open(ctx, "k/x", 2, 0)
 	check("Open empty range", err)

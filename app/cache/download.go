@@ -197,13 +197,14 @@ func (e *Engine) commit(ctx context.Context, f *fill, a db.Artifact) error {
 	if err := file.Sync(); err != nil {
 		return fmt.Errorf("sync spool: %w", err)
 	}
-	adopted, err := e.storeFile(ctx, a.StorageKey, spool, file, a.Size)
+	version, adopted, err := e.storeFile(ctx, a.StorageKey, spool, file, a.Size)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
 	f.adopted = adopted
 	f.mu.Unlock()
+	a.BlobVersion = version
 	if err := e.o.Meta.PutArtifact(ctx, a); err != nil {
 		return fmt.Errorf("record metadata: %w", err)
 	}
@@ -215,13 +216,17 @@ func (e *Engine) commit(ctx context.Context, f *fill, a db.Artifact) error {
 
 // storeFile puts a complete spool file into the blob store the cheapest way
 // it offers: adopt it (filesystem rename), upload it by sections (S3), or
-// stream it. adopted reports that the file now belongs to the store.
-func (e *Engine) storeFile(ctx context.Context, key, path string, file *os.File, size int64) (adopted bool, err error) {
+// stream it. It returns the stored object's version; adopted reports that
+// the file now belongs to the store.
+func (e *Engine) storeFile(ctx context.Context, key, path string, file *os.File, size int64) (version string, adopted bool, err error) {
 	switch s := e.o.Blobs.(type) {
 	case blob.FileAdopter:
-		return true, s.Adopt(ctx, key, path)
+		version, err = s.Adopt(ctx, key, path)
+		return version, err == nil, err
 	case blob.FilePutter:
-		return false, s.PutFile(ctx, key, path)
+		version, err = s.PutFile(ctx, key, path)
+		return version, false, err
 	}
-	return false, e.o.Blobs.Put(ctx, key, io.NewSectionReader(file, 0, size), size)
+	version, err = e.o.Blobs.Put(ctx, key, io.NewSectionReader(file, 0, size), size)
+	return version, false, err
 }

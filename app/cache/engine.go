@@ -112,6 +112,9 @@ type Engine struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	subDone  chan struct{}
+	// notices are invalidations not yet published (retried until they are).
+	noticeMu sync.Mutex
+	notices  map[string]struct{}
 }
 
 // New builds an Engine, clears leftovers of a previous process from the spool
@@ -139,8 +142,17 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	if err := os.MkdirAll(o.SpoolDir, 0o750); err != nil {
 		return nil, fmt.Errorf("cache: create spool %s: %w", o.SpoolDir, err)
 	}
-	e := &Engine{o: o, inflight: map[string]*fill{}, stop: make(chan struct{}), subDone: make(chan struct{})}
+	e := &Engine{o: o, inflight: map[string]*fill{}, stop: make(chan struct{}), subDone: make(chan struct{}),
+		notices: map[string]struct{}{}}
 	e.memo = newMemo(20000, 30*time.Second, o.Now)
+	e.memo.onTrust = func(ok bool) {
+		if ok {
+			o.Metrics.MetadataTrusted.Set(1)
+		} else {
+			o.Metrics.MetadataTrusted.Set(0)
+		}
+	}
+	o.Metrics.MetadataTrusted.Set(1)
 	e.hits = newHitBatcher(o.Meta, o.HitFlush, o.Log)
 	if err := e.listenInvalidations(ctx); err != nil {
 		return nil, err
@@ -189,10 +201,12 @@ type Result struct {
 }
 
 // Open returns the body from off for length bytes (length < 0: to the end).
-// A cache hit whose blob vanished returns blob.ErrNotFound: call Forget and retry.
+// A cache hit reads exactly the stored object its metadata was recorded
+// with: one that vanished returns blob.ErrNotFound, one replaced under the
+// same key blob.ErrVersionMismatch (Engine.Serve recovers from both).
 func (r *Result) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
 	if r.blobs != nil {
-		return r.blobs.Open(ctx, r.Artifact.StorageKey, off, length)
+		return r.blobs.OpenVersion(ctx, r.Artifact.StorageKey, r.Artifact.BlobVersion, off, length)
 	}
 	if r.open == nil {
 		return nil, errors.New("cache: result has no body")
@@ -247,11 +261,12 @@ func (e *Engine) lookup(ctx context.Context, remote, p string) (db.Artifact, err
 	if a, ok := e.memo.get(remote, p); ok {
 		return a, nil
 	}
+	gen := e.memo.generation()
 	a, err := e.o.Meta.GetArtifact(ctx, remote, p)
 	if err != nil {
 		return a, err
 	}
-	e.memo.put(mkey(remote, p), a)
+	e.memo.putAt(mkey(remote, p), a, gen)
 	return a, nil
 }
 

@@ -84,7 +84,7 @@ func (e *Engine) Upload(ctx context.Context, r *config.Remote, p string, body io
 		CachedAt: now, LastAccess: now, ETag: `"` + sum + `"`,
 		LastModified: now.UTC().Format(http.TimeFormat),
 	}
-	if adopted, err = e.storeFile(ctx, a.StorageKey, spool, file, n); err != nil {
+	if a.BlobVersion, adopted, err = e.storeFile(ctx, a.StorageKey, spool, file, n); err != nil {
 		return db.Artifact{}, &Error{Status: http.StatusServiceUnavailable, Msg: "blob store unavailable", Err: err}
 	}
 	if err := e.o.Meta.PutArtifact(ctx, a); err != nil {

@@ -2,8 +2,12 @@ package cache
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"artifactapi/db"
@@ -12,12 +16,24 @@ import (
 // memo keeps recently used metadata in memory so a warm hit needs no database
 // round trip. Every change in this process updates it; changes in other
 // replicas arrive on the "invalidate" topic; entries also age out.
+//
+// The memo is trusted only while this replica provably receives the topic:
+// the engine publishes a numbered probe on it every probeEvery and must see
+// each of its own probes come back in order. A probe missing, out of order
+// or late (Redis down, the subscription lost and re-made, a partition) means
+// notices may have been lost: the memo is emptied and bypassed until probes
+// flow again, and emptied once more when they do.
 type memo struct {
 	mu  sync.Mutex
 	m   map[string]memoEntry
 	max int
 	ttl time.Duration
 	now func() time.Time
+	// gen counts removals: a lookup that raced with one does not store
+	// what it read before it.
+	gen     uint64
+	trusted atomic.Bool
+	onTrust func(bool) // reports changes of trusted
 }
 
 type memoEntry struct {
@@ -26,11 +42,16 @@ type memoEntry struct {
 }
 
 func newMemo(max int, ttl time.Duration, now func() time.Time) *memo {
-	return &memo{m: map[string]memoEntry{}, max: max, ttl: ttl, now: now}
+	m := &memo{m: map[string]memoEntry{}, max: max, ttl: ttl, now: now}
+	m.trusted.Store(true)
+	return m
 }
 
 // get looks up mkey(remote, p) without building the key string.
 func (m *memo) get(remote, p string) (db.Artifact, bool) {
+	if !m.trusted.Load() {
+		return db.Artifact{}, false
+	}
 	var kb [256]byte
 	k := append(append(append(kb[:0], remote...), 0), p...)
 	m.mu.Lock()
@@ -42,10 +63,25 @@ func (m *memo) get(remote, p string) (db.Artifact, bool) {
 	return e.a, true
 }
 
-func (m *memo) put(k string, a db.Artifact) {
+// generation returns the removal count, to pass to putAt.
+func (m *memo) generation() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.max <= 0 {
+	return m.gen
+}
+
+// put stores a, read after every removal so far.
+func (m *memo) put(k string, a db.Artifact) { m.putAt(k, a, m.generation()) }
+
+// putAt stores a unless something was removed since generation gen (a was
+// read before that removal and may be what it removed).
+func (m *memo) putAt(k string, a db.Artifact, gen uint64) {
+	if !m.trusted.Load() {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.max <= 0 || m.gen != gen {
 		return
 	}
 	if len(m.m) >= m.max {
@@ -61,59 +97,170 @@ func (m *memo) put(k string, a db.Artifact) {
 
 func (m *memo) del(k string) {
 	m.mu.Lock()
+	m.gen++
 	delete(m.m, k)
 	m.mu.Unlock()
 }
 
 func (m *memo) clear() {
 	m.mu.Lock()
+	m.gen++
 	m.m = map[string]memoEntry{}
 	m.mu.Unlock()
 }
 
-const invalidateTopic = "invalidate"
-
-// invalidate tells every replica to drop its memo entry for remote/path.
-func (e *Engine) invalidate(ctx context.Context, remote, p string) {
-	if err := e.o.Coord.Publish(ctx, invalidateTopic, mkey(remote, p)); err != nil {
-		e.coordFailed("publish invalidation", err)
+// setTrusted switches the memo on or off; both directions empty it.
+func (m *memo) setTrusted(ok bool) {
+	if m.trusted.Swap(ok) != ok {
+		m.clear()
+		if m.onTrust != nil {
+			m.onTrust(ok)
+		}
 	}
 }
 
-// listenInvalidations subscribes to other replicas' changes. If the
-// subscription cannot be made, the memo is disabled (correct, slower).
-func (e *Engine) listenInvalidations(ctx context.Context) error {
-	sub, err := e.o.Coord.Subscribe(ctx, invalidateTopic)
-	if err != nil {
-		e.coordFailed("subscribe invalidations", err)
-		e.memo.max = 0
-		close(e.subDone)
-		return nil
+const invalidateTopic = "invalidate"
+
+// probeEvery is how often the engine checks that it receives invalidations.
+const probeEvery = time.Second
+
+// probePrefix marks probe messages on the invalidate topic ("\x01" never
+// starts a remote name).
+const probePrefix = "\x01probe:"
+
+// invalidate tells every replica to drop its memo entry for remote/path. A
+// notice that cannot be sent is kept and sent again until it is (see
+// flushNotices); meanwhile the other replicas' probes through the same
+// coordinator fail too, so they have stopped trusting their memos.
+func (e *Engine) invalidate(ctx context.Context, remote, p string) {
+	e.sendNotice(ctx, mkey(remote, p))
+}
+
+func (e *Engine) sendNotice(ctx context.Context, k string) {
+	if err := e.o.Coord.Publish(ctx, invalidateTopic, k); err != nil {
+		e.coordFailed("publish invalidation (queued for retry)", err)
+		e.noticeMu.Lock()
+		if len(e.notices) < maxPendingNotices {
+			e.notices[k] = struct{}{}
+		} else {
+			e.notices = map[string]struct{}{"*": {}} // too many: everyone drops everything
+		}
+		e.o.Metrics.PendingNotices.Set(float64(len(e.notices)))
+		e.noticeMu.Unlock()
 	}
+}
+
+// maxPendingNotices bounds the retry queue; beyond it one "drop everything"
+// notice replaces the queue.
+const maxPendingNotices = 10000
+
+// flushNotices sends the queued invalidation notices; each one stays queued
+// until it is published.
+func (e *Engine) flushNotices(ctx context.Context) {
+	e.noticeMu.Lock()
+	if len(e.notices) == 0 {
+		e.noticeMu.Unlock()
+		return
+	}
+	pending := e.notices
+	e.notices = map[string]struct{}{}
+	e.noticeMu.Unlock()
+	for k := range pending {
+		if err := e.o.Coord.Publish(ctx, invalidateTopic, k); err != nil {
+			e.noticeMu.Lock()
+			for k := range pending { // keep every one not yet sent
+				e.notices[k] = struct{}{}
+			}
+			e.o.Metrics.PendingNotices.Set(float64(len(e.notices)))
+			e.noticeMu.Unlock()
+			return
+		}
+		delete(pending, k)
+	}
+	e.noticeMu.Lock()
+	e.o.Metrics.PendingNotices.Set(float64(len(e.notices)))
+	e.noticeMu.Unlock()
+	e.o.Log.Info("queued invalidation notices delivered")
+}
+
+// listenInvalidations subscribes to other replicas' changes and watches
+// that the subscription delivers (probes). If the subscription cannot be
+// made, the memo is disabled until it can.
+func (e *Engine) listenInvalidations(ctx context.Context) error {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	id := hex.EncodeToString(b)
 	go func() {
 		defer close(e.subDone)
-		defer sub.Close()
 		for {
+			e.followInvalidations(id)
 			select {
-			case k, ok := <-sub.C():
-				if !ok {
-					// Lost the subscription: stop trusting the memo.
-					e.memo.clear()
-					e.memo.mu.Lock()
-					e.memo.ttl = 0
-					e.memo.mu.Unlock()
-					<-e.stop
-					return
-				}
-				if strings.HasPrefix(k, "*") {
-					e.memo.clear()
-				} else {
-					e.memo.del(k)
-				}
 			case <-e.stop:
 				return
+			case <-time.After(probeEvery):
 			}
 		}
 	}()
 	return nil
+}
+
+// followInvalidations runs one subscription until it fails or the engine stops.
+func (e *Engine) followInvalidations(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), probeEvery)
+	sub, err := e.o.Coord.Subscribe(ctx, invalidateTopic)
+	cancel()
+	if err != nil {
+		e.memo.setTrusted(false)
+		e.coordFailed("subscribe invalidations", err)
+		return
+	}
+	defer sub.Close()
+	mine := probePrefix + id + ":"
+	var sent, seen uint64 // probes published, and the last one received
+	lastSeen := time.Now()
+	tick := time.NewTicker(probeEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case k, ok := <-sub.C():
+			if !ok {
+				e.memo.setTrusted(false)
+				return
+			}
+			switch {
+			case strings.HasPrefix(k, mine):
+				n, _ := strconv.ParseUint(k[len(mine):], 10, 64)
+				if n != seen+1 {
+					e.memo.setTrusted(false) // a gap: notices may be lost too
+				} else if n == sent {
+					e.memo.setTrusted(true)
+				}
+				seen, lastSeen = n, time.Now()
+			case strings.HasPrefix(k, probePrefix): // another replica's probe
+			case strings.HasPrefix(k, "*"):
+				e.memo.clear()
+			default:
+				e.memo.del(k)
+			}
+		case <-tick.C:
+			if sent > seen || time.Since(lastSeen) > 3*probeEvery {
+				// The previous probe has not come back within a period.
+				e.memo.setTrusted(false)
+			}
+			pctx, cancel := context.WithTimeout(context.Background(), probeEvery)
+			err := e.o.Coord.Publish(pctx, invalidateTopic, mine+strconv.FormatUint(sent+1, 10))
+			if err == nil {
+				sent++
+				e.flushNotices(pctx)
+			} else {
+				e.memo.setTrusted(false)
+			}
+			cancel()
+			if sent > seen+3 {
+				return // resubscribe: this subscription has stopped delivering
+			}
+		case <-e.stop:
+			return
+		}
+	}
 }

@@ -24,6 +24,9 @@ type Metrics struct {
 	Errors            *prometheus.CounterVec // kind
 	Evictions         *prometheus.CounterVec // remote, reason
 	CoordFailures     prometheus.Counter
+	PendingNotices    prometheus.Gauge
+	MetadataTrusted   prometheus.Gauge
+	FillsRefused      prometheus.Counter
 
 	served sync.Map // servedKey → *servedSeries
 }
@@ -54,9 +57,16 @@ func New() *Metrics {
 			Help: "Artifacts removed from the cache, by remote and reason."}, []string{"remote", "reason"}),
 		CoordFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "artifactapi_coordination_failures_total",
 			Help: "Redis operations that failed; serving continued without them."}),
+		PendingNotices: prometheus.NewGauge(prometheus.GaugeOpts{Name: "artifactapi_pending_invalidations",
+			Help: "Invalidation notices not yet delivered to the other replicas (retried every second)."}),
+		MetadataTrusted: prometheus.NewGauge(prometheus.GaugeOpts{Name: "artifactapi_metadata_memo_trusted",
+			Help: "1 while this replica provably receives other replicas' invalidations and serves metadata from memory; 0 while every hit reads the metadata store."}),
+		FillsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "artifactapi_fills_refused_total",
+			Help: "Downloads refused with 503 because MAX_CONCURRENT_FILLS were running."}),
 	}
 	r.MustRegister(m.Requests, m.BytesServed, m.UpstreamFetch, m.UpstreamBytes, m.DownloadsInFlight,
 		m.Coalesced, m.StaleServes, m.Errors, m.Evictions, m.CoordFailures,
+		m.PendingNotices, m.MetadataTrusted, m.FillsRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,10 +1,8 @@
 package registry
 
 import (
-	"errors"
 	"net/url"
 
-	"artifactapi/app/blob"
 	"artifactapi/app/cache"
 	"artifactapi/app/httpserve"
 	"artifactapi/app/oci"
@@ -70,22 +68,11 @@ func tagsQuery(n, last []byte) string {
 // serve gets req from the engine and writes it with httpserve (Range, 304,
 // HEAD, streaming). A cached entry whose blob vanished is fetched again once.
 func (h *Handler) serve(r request, req cache.Request, k oci.Kind, o httpserve.Options) error {
-	ctx := r.ctx()
-	for attempt := 0; ; attempt++ {
-		res, err := h.d.Engine.Get(ctx, req)
-		if err != nil {
-			return r.fail(toOCI(err, k, r.detail()))
-		}
-		err = httpserve.Write(r.c, res, r.acc, o)
-		if errors.Is(err, blob.ErrNotFound) && attempt == 0 {
-			h.d.Engine.Forget(ctx, req.Remote.Name, req.Path)
-			r.c.Response().Reset()
-			setAPIVersion(r.c)
-			continue
-		}
-		if err != nil {
-			return r.fail(toOCI(err, k, r.detail()))
-		}
-		return nil
+	err := h.d.Engine.Serve(r.ctx(), req,
+		func(res *cache.Result) error { return httpserve.Write(r.c, res, r.acc, o) },
+		func() { r.c.Response().Reset(); setAPIVersion(r.c) })
+	if err != nil {
+		return r.fail(toOCI(err, k, r.detail()))
 	}
+	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 
-	"artifactapi/app/blob"
 	"artifactapi/app/cache"
 	"artifactapi/app/oci"
 )
@@ -59,21 +58,13 @@ func (h *Handler) manifest(r request) error {
 	ctx := r.ctx()
 	var res *cache.Result
 	var body []byte
-	for attempt := 0; ; attempt++ {
-		res, err = h.d.Engine.Get(ctx, req)
-		if err != nil {
-			return r.fail(toOCI(err, oci.KindManifest, r.detail()))
-		}
-		body, err = readManifest(ctx, res)
-		if errors.Is(err, blob.ErrNotFound) && res.Source == "cache" && attempt == 0 {
-			// The blob vanished under its metadata: forget it and fetch again.
-			h.d.Engine.Forget(ctx, r.t.Remote.Name, req.Path)
-			continue
-		}
-		if err != nil {
-			return r.fail(toOCI(err, oci.KindManifest, r.detail()))
-		}
-		break
+	err = h.d.Engine.Serve(ctx, req, func(got *cache.Result) (err error) {
+		res = got
+		body, err = readManifest(ctx, got)
+		return err
+	}, nil)
+	if err != nil {
+		return r.fail(toOCI(err, oci.KindManifest, r.detail()))
 	}
 	sum := sha256.Sum256(body)
 	digest := "sha256:" + hex.EncodeToString(sum[:])
@@ -102,7 +93,7 @@ func readManifest(ctx context.Context, res *cache.Result) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(rc, oci.MaxManifestSize+1))
 	if err != nil {
 		var ce *cache.Error
-		if errors.As(err, &ce) || errors.Is(err, blob.ErrNotFound) {
+		if errors.As(err, &ce) || cache.Recoverable(err) {
 			return nil, err
 		}
 		return nil, &cache.Error{Status: http.StatusBadGateway, Msg: "manifest download failed", Err: err}

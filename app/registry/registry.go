@@ -27,6 +27,7 @@ import (
 // Engine is the part of the caching engine the registry uses.
 type Engine interface {
 	Get(ctx context.Context, req cache.Request) (*cache.Result, error)
+	Serve(ctx context.Context, req cache.Request, write func(*cache.Result) error, reset func()) error
 	Forget(ctx context.Context, remote, p string)
 }
 

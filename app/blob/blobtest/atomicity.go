@@ -35,7 +35,7 @@ func testFailingReader(t *testing.T, s blob.Store) {
 			put(t, s, old, []byte("previous"))
 			for _, key := range []string{fresh, old} {
 				r := &failReader{r: gen(6, tc.total), after: tc.fail}
-				if err := s.Put(t.Context(), key, r, size); err == nil {
+				if _, err := s.Put(t.Context(), key, r, size); err == nil {
 					t.Fatalf("Put(%q) with a failing reader succeeded", key)
 				}
 			}
@@ -44,13 +44,13 @@ func testFailingReader(t *testing.T, s blob.Store) {
 		})
 	}
 	t.Run("shorter than declared size", func(t *testing.T) {
-		if err := s.Put(t.Context(), "f/short", gen(7, 100), 200); err == nil {
+		if _, err := s.Put(t.Context(), "f/short", gen(7, 100), 200); err == nil {
 			t.Fatal("Put of 100 bytes declared as 200 succeeded")
 		}
 		wantMissing(t, s, "f/short")
 	})
 	t.Run("longer than declared size", func(t *testing.T) {
-		if err := s.Put(t.Context(), "f/long", gen(7, 300), 200); err == nil {
+		if _, err := s.Put(t.Context(), "f/long", gen(7, 300), 200); err == nil {
 			t.Fatal("Put of 300 bytes declared as 200 succeeded")
 		}
 		wantMissing(t, s, "f/long")
@@ -83,7 +83,7 @@ func testCancel(t *testing.T, s blob.Store) {
 				if tc.cancel < 0 {
 					cancel()
 				}
-				err := s.Put(ctx, key, r, size)
+				_, err := s.Put(ctx, key, r, size)
 				cancel()
 				if err == nil {
 					t.Fatalf("Put(%q) succeeded although ctx was cancelled", key)
@@ -116,7 +116,7 @@ func testConcurrentPuts(t *testing.T, s blob.Store) {
 				if tc.known {
 					size = tc.size
 				}
-				wg.Go(func() { errs[w] = s.Put(t.Context(), key, gen(uint64(100+w), tc.size), size) })
+				wg.Go(func() { _, errs[w] = s.Put(t.Context(), key, gen(uint64(100+w), tc.size), size) })
 			}
 			wg.Wait()
 			if err := errors.Join(errs...); err != nil {

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"invalid keys rejected", testInvalidKeys},
 		{"concurrent puts to one key", testConcurrentPuts},
 		{"ping and describe", testPing},
+		{"versions: a read never serves a replaced object", testVersions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -67,7 +68,7 @@ func testRoundtrip(t *testing.T, s blob.Store) {
 			if tc.known {
 				size = tc.size
 			}
-			if err := s.Put(t.Context(), key, gen(1, tc.size), size); err != nil {
+			if _, err := s.Put(t.Context(), key, gen(1, tc.size), size); err != nil {
 				t.Fatalf("Put: %v", err)
 			}
 			wantContent(t, s, key, data)
@@ -85,7 +86,7 @@ func testLarge(t *testing.T, s blob.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key := "large/" + strings.ReplaceAll(tc.name, " ", "-")
-			if err := s.Put(t.Context(), key, gen(2, large), tc.size); err != nil {
+			if _, err := s.Put(t.Context(), key, gen(2, large), tc.size); err != nil {
 				t.Fatalf("Put: %v", err)
 			}
 			info, err := s.Stat(t.Context(), key)
@@ -189,7 +190,7 @@ func testOverwrite(t *testing.T, s blob.Store) {
 	put(t, s, "o/obj", genBytes(4, 5000))
 	put(t, s, "o/obj", []byte("two"))
 	wantContent(t, s, "o/obj", []byte("two"))
-	if err := s.Put(t.Context(), "o/obj", gen(5, 3*mib), -1); err != nil {
+	if _, err := s.Put(t.Context(), "o/obj", gen(5, 3*mib), -1); err != nil {
 		t.Fatal(err)
 	}
 	wantContent(t, s, "o/obj", genBytes(5, 3*mib))
@@ -265,7 +266,7 @@ func testInvalidKeys(t *testing.T, s blob.Store) {
 		"a//b", "a/", "./a", "a/./b", ".tmp/x",
 	} {
 		t.Run(fmt.Sprintf("%q", key), func(t *testing.T) {
-			if err := s.Put(t.Context(), key, strings.NewReader("x"), 1); err == nil {
+			if _, err := s.Put(t.Context(), key, strings.NewReader("x"), 1); err == nil {
 				t.Fatalf("Put(%q) succeeded", key)
 			}
 			if rc, err := s.Open(t.Context(), key, 0, -1); err == nil {

@@ -76,7 +76,7 @@ func (c *cancelReader) Read(p []byte) (int, error) {
 // put stores data under key with its known size.
 func put(t *testing.T, s blob.Store, key string, data []byte) {
 	t.Helper()
-	if err := s.Put(t.Context(), key, bytes.NewReader(data), int64(len(data))); err != nil {
+	if _, err := s.Put(t.Context(), key, bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatalf("Put(%q): %v", key, err)
 	}
 }
