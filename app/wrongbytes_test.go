@@ -20,7 +20,9 @@ func consistent(t *testing.T, what string, status int, h http.Header, body []byt
 		t.Fatalf("%s: status %d: %s", what, status, body)
 	}
 	sum := sha256.Sum256(body)
-	if got := hex.EncodeToString(sum[:]); got != h.Get("X-Checksum-Sha256") {
+	if h.Get("X-Artifact-Source") == "remote" && h.Get("X-Checksum-Sha256") == "" {
+		// A download streamed as it arrives: its digest is not known yet.
+	} else if got := hex.EncodeToString(sum[:]); got != h.Get("X-Checksum-Sha256") {
 		t.Fatalf("%s: body sha256 %s, header says %s (%d bytes, Content-Length %s)", what, got,
 			h.Get("X-Checksum-Sha256"), len(body), h.Get("Content-Length"))
 	}

@@ -63,25 +63,50 @@ func (e *Engine) download(ctx context.Context, f *fill) string {
 	return e.stream(ctx, f, resp, true)
 }
 
+// spooling is a body on its way to the spool file: the bytes written so
+// far and their running digest, so that a download broken midway (a relay
+// whose replica died) can be continued from the upstream.
+type spooling struct {
+	file  *os.File
+	h     hash.Hash
+	total int64
+	want  int64 // the whole body's length, -1 when unknown
+	art   db.Artifact
+}
+
 // stream spools the body, publishing progress to readers, then verifies and
 // (when commit is set; a replica relaying a peer's download does not) commits.
 func (e *Engine) stream(ctx context.Context, f *fill, resp *upstream.Response, commit bool) string {
+	sp, outcome := e.startSpool(f, resp)
+	if sp == nil {
+		return outcome
+	}
+	if commit {
+		stopAdvert := e.advertise(ctx, f)
+		defer stopAdvert()
+	}
+	if err := e.copyBody(f, sp, resp); err != nil {
+		return e.abort(f, err)
+	}
+	return e.finish(ctx, f, sp, commit)
+}
+
+// startSpool creates the spool file, reads the first bytes (to sniff the
+// content type) and publishes the headers to readers. A nil result means the
+// fill has failed with the returned outcome.
+func (e *Engine) startSpool(f *fill, resp *upstream.Response) (*spooling, string) {
 	req := f.req
 	file, err := os.CreateTemp(e.o.SpoolDir, "fill-*")
 	if err != nil {
 		e.o.Metrics.Errors.WithLabelValues("storage").Inc()
 		e.fail(f, &Error{Status: http.StatusInternalServerError, Msg: "cannot create spool file", Err: err})
-		return "spool_error"
+		return nil, "spool_error"
 	}
 	f.mu.Lock()
 	f.file, f.spool = file, file.Name()
 	f.mu.Unlock()
 
-	h := sha256.New()
-	var hd hash.Hash
-	if strings.HasPrefix(req.ExpectDigest, "sha256:") {
-		hd = h
-	}
+	sp := &spooling{file: file, h: sha256.New(), want: resp.ContentLength}
 	// Read the first bytes to decide the content type before publishing headers.
 	head := make([]byte, sniffLen)
 	n, rerr := io.ReadFull(resp.Body, head)
@@ -93,14 +118,15 @@ func (e *Engine) stream(ctx context.Context, f *fill, resp *upstream.Response, c
 		}
 	}
 	if rerr != nil {
-		return e.abort(f, fmt.Errorf("read body: %w", rerr))
+		return nil, e.abort(f, fmt.Errorf("read body: %w", rerr))
 	}
 	if _, err := file.Write(head); err != nil {
-		return e.abort(f, fmt.Errorf("write spool: %w", err))
+		return nil, e.abort(f, fmt.Errorf("write spool: %w", err))
 	}
-	h.Write(head)
+	sp.h.Write(head)
+	sp.total = int64(n)
 	now := e.o.Now()
-	art := db.Artifact{
+	sp.art = db.Artifact{
 		Remote: req.Remote.Name, Path: req.Path, StorageKey: StorageKey(req.Remote.Name, req.Path),
 		Size: resp.ContentLength, ContentType: DetectType(resp.Header.Get("Content-Type"), Filename(req.Path), head),
 		ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"),
@@ -108,48 +134,57 @@ func (e *Engine) stream(ctx context.Context, f *fill, resp *upstream.Response, c
 		CachedAt: now, LastAccess: now, Pinned: req.Pin,
 	}
 	f.update(func() {
-		f.art, f.sized, f.written, f.ready = art, resp.ContentLength >= 0, int64(n), true
+		f.art, f.sized, f.written, f.ready = sp.art, resp.ContentLength >= 0, int64(n), true
 	})
-	if commit {
-		stopAdvert := e.advertise(ctx, f)
-		defer stopAdvert()
-	}
-	// Copy the rest, publishing progress per chunk.
+	return sp, ""
+}
+
+// copyBody appends the rest of body to the spool, publishing progress per
+// chunk. It fails when body breaks or disagrees with the expected length.
+func (e *Engine) copyBody(f *fill, sp *spooling, resp *upstream.Response) error {
 	buf := make([]byte, 256<<10)
-	total := int64(n)
 	for {
 		m, err := resp.Body.Read(buf)
 		if m > 0 {
-			if _, werr := file.Write(buf[:m]); werr != nil {
-				return e.abort(f, fmt.Errorf("write spool: %w", werr))
+			if sp.want >= 0 && sp.total+int64(m) > sp.want {
+				return fmt.Errorf("upstream sent more than its Content-Length %d", sp.want)
 			}
-			h.Write(buf[:m])
-			total += int64(m)
-			e.o.Metrics.UpstreamBytes.WithLabelValues(req.Remote.Name).Add(float64(m))
+			if _, werr := sp.file.Write(buf[:m]); werr != nil {
+				return fmt.Errorf("write spool: %w", werr)
+			}
+			sp.h.Write(buf[:m])
+			sp.total += int64(m)
+			e.o.Metrics.UpstreamBytes.WithLabelValues(f.req.Remote.Name).Add(float64(m))
+			total := sp.total
 			f.update(func() { f.written = total })
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return e.abort(f, fmt.Errorf("read body after %d bytes: %w", total, err))
-		}
-		if resp.ContentLength >= 0 && total > resp.ContentLength {
-			return e.abort(f, fmt.Errorf("upstream sent more than its Content-Length %d", resp.ContentLength))
+			return fmt.Errorf("read body after %d bytes: %w", sp.total, err)
 		}
 	}
-	if resp.ContentLength >= 0 && total != resp.ContentLength {
-		return e.abort(f, fmt.Errorf("upstream sent %d of %d bytes", total, resp.ContentLength))
+	if sp.want >= 0 && sp.total != sp.want {
+		return fmt.Errorf("upstream sent %d of %d bytes: %w", sp.total, sp.want, io.ErrUnexpectedEOF)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	if hd != nil && "sha256:"+sum != req.ExpectDigest {
+	return nil
+}
+
+// finish verifies the complete spool, lets readers take the last byte and
+// commits (unless commit is false: a relay of another replica's download).
+func (e *Engine) finish(ctx context.Context, f *fill, sp *spooling, commit bool) string {
+	req := f.req
+	sum := hex.EncodeToString(sp.h.Sum(nil))
+	if strings.HasPrefix(req.ExpectDigest, "sha256:") && "sha256:"+sum != req.ExpectDigest {
 		e.o.Metrics.Errors.WithLabelValues("verify").Inc()
 		e.o.Log.Error("digest mismatch: download discarded", "remote", req.Remote.Name, "path", req.Path,
 			"expected", req.ExpectDigest, "got", "sha256:"+sum)
 		e.failBody(f, &Error{Status: http.StatusBadGateway, Msg: "digest mismatch from upstream"})
 		return "verify_failed"
 	}
-	art.Size, art.SHA256 = total, sum
+	art := sp.art
+	art.Size, art.SHA256 = sp.total, sum
 	art.ExpiresAt = e.expiry(req.Remote, req.Verdict.Kind)
 	f.update(func() { f.art, f.sized, f.verified = art, true, true })
 	if !commit {

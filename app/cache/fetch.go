@@ -150,7 +150,13 @@ func (e *Engine) waitRemote(ctx context.Context, f *fill) bool {
 		return true
 	}
 	// Stream from the replica that is downloading, when it advertises itself.
-	if e.relayFromPeer(ctx, f) {
+	switch e.relayFromPeer(ctx, f) {
+	case relayDone:
+		return true
+	case relayPeerDead:
+		// Its lock may live on for LockTTL: download here now, without it
+		// (the commit is atomic, a rare second download harmless).
+		e.leadLocked(ctx, f, nil)
 		return true
 	}
 	tick := time.NewTicker(500 * time.Millisecond)

@@ -6,11 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"net/http"
-	"net/url"
-	"strings"
-
-	"artifactapi/app/upstream"
 )
 
 // Cross-replica streaming: the replica that holds a fill lock advertises an
@@ -41,7 +36,7 @@ func (e *Engine) advertise(ctx context.Context, f *fill) func() {
 		return func() {}
 	}
 	k := "src:" + f.key
-	v := strings.TrimRight(e.o.PeerURL, "/") + PeerPath + PeerKeyID(f.key)
+	v := e.peerSource(f)
 	if err := e.o.Coord.Set(ctx, k, v, e.o.LockTTL); err != nil {
 		e.coordFailed("advertise fill", err)
 		return func() {}
@@ -51,36 +46,6 @@ func (e *Engine) advertise(ctx context.Context, f *fill) func() {
 		stop()
 		_ = e.o.Coord.Del(context.Background(), k)
 	}
-}
-
-// relayFromPeer streams f from the replica advertising it. It returns false
-// when no replica advertises the download or it cannot be reached (the caller
-// then waits for the commit).
-func (e *Engine) relayFromPeer(ctx context.Context, f *fill) bool {
-	if e.o.PeerURL == "" || e.o.Peers == nil {
-		return false
-	}
-	src, ok, err := e.o.Coord.Get(ctx, "src:"+f.key)
-	if err != nil || !ok {
-		return false
-	}
-	u, err := url.Parse(src)
-	if err != nil || strings.TrimRight(src, "/") == "" {
-		return false
-	}
-	resp, err := e.o.Peers.Do(ctx, upstream.Request{Method: http.MethodGet, URL: u,
-		Header: http.Header{PeerHeader: {PeerToken(e.o.PeerSecret)}}})
-	if err != nil {
-		return false
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return false
-	}
-	defer resp.Body.Close()
-	e.o.Log.Debug("relaying a download from another replica", "remote", f.req.Remote.Name, "path", f.req.Path, "peer", u.Host)
-	e.stream(ctx, f, resp, false)
-	return true
 }
 
 // PeerResult returns a streaming result for a download running in this
