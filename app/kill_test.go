@@ -52,6 +52,12 @@ func startProc(t *testing.T, bin string, env map[string]string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startProcAt(t, bin, addr, env)
+}
+
+// startProcAt is startProc listening on addr.
+func startProcAt(t *testing.T, bin, addr string, env map[string]string) *proc {
+	t.Helper()
 	p := &proc{URL: "http://" + addr, logs: &apptest.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin)
 	p.cmd.Env = append(os.Environ(), "LISTEN_ADDR="+addr, "LOG_FORMAT=text")
