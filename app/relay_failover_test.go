@@ -113,7 +113,6 @@ func replicaPair(t *testing.T, base string) (p0, p1 *proc, b *apptest.Backends) 
 	return start(), start(), b
 }
 
-
 // fillLocks lists the fill locks held in Redis under the backends' prefix.
 func fillLocks(t *testing.T, b *apptest.Backends) []string {
 	t.Helper()
