@@ -7,10 +7,12 @@ import "github.com/gofiber/fiber/v2"
 // what a handler leaves unread: the rest of an upload refused early (401,
 // 405, 409, 413…) would be parsed as the next request on the same connection,
 // a request-smuggling hole behind any keep-alive reverse proxy. Requests
-// without a body (every GET and HEAD) keep their connection.
+// without a body (every GET and HEAD) keep their connection. It is decided
+// before the handlers run: limitBody replaces a small body it read whole.
 func closeUnreadBody(c *fiber.Ctx) error {
+	hadBody := c.Request().Header.ContentLength() != 0 && c.Context().RequestBodyStream() != nil
 	err := c.Next()
-	if c.Request().Header.ContentLength() != 0 && c.Context().RequestBodyStream() != nil {
+	if hadBody {
 		c.Context().SetConnectionClose()
 	}
 	return err
