@@ -3,6 +3,7 @@ package app
 import (
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,10 +21,8 @@ type stallListener struct {
 	idle time.Duration
 }
 
+// newStallListener wraps ln; idle <= 0 applies no stall deadline.
 func newStallListener(ln net.Listener, idle time.Duration) net.Listener {
-	if idle <= 0 {
-		return ln
-	}
 	return &stallListener{Listener: ln, idle: idle}
 }
 
@@ -48,6 +47,33 @@ type stallConn struct {
 	// readLimit is the read deadline fasthttp asked for (zero: none); the
 	// sliding deadline never extends past it.
 	readLimit time.Time
+	// linger is set when a request body may be left unread (atomic: fasthttp
+	// closes idle connections from another goroutine).
+	linger atomic.Bool
+}
+
+// Lingering close, as net/http does it: after a response refusing a body
+// the client is still sending, closing at once would make the kernel
+// answer that unread data with a reset, which can destroy the response
+// before the client reads it. Close first ends our side, then discards
+// what still arrives, for a bounded time and size.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 1 << 20
+)
+
+// lingerOnClose asks Close to linger (see lingerTime).
+func (c *stallConn) lingerOnClose() { c.linger.Store(true) }
+
+// Close closes the connection, lingering when asked to.
+func (c *stallConn) Close() error {
+	if c.linger.Load() {
+		if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
+			_, _ = io.CopyN(io.Discard, c.Conn, lingerBytes)
+		}
+	}
+	return c.Conn.Close()
 }
 
 // slack is how much later than idle a stalled connection may be cut.
@@ -75,7 +101,7 @@ func (c *stallConn) SetDeadline(t time.Time) error {
 }
 
 func (c *stallConn) Read(p []byte) (int, error) {
-	if now := time.Now(); c.readBy.Sub(now) < c.idle {
+	if now := time.Now(); c.idle > 0 && c.readBy.Sub(now) < c.idle {
 		c.readBy = now.Add(c.idle + c.slack())
 		_ = c.Conn.SetReadDeadline(c.readDeadline())
 	}
@@ -88,7 +114,7 @@ func (c *stallConn) Write(p []byte) (int, error) {
 }
 
 func (c *stallConn) touchWrite() {
-	if now := time.Now(); c.writeBy.Sub(now) < c.idle {
+	if now := time.Now(); c.idle > 0 && c.writeBy.Sub(now) < c.idle {
 		c.writeBy = now.Add(c.idle + c.slack())
 		_ = c.Conn.SetWriteDeadline(c.writeBy)
 	}
