@@ -365,6 +365,10 @@ func TestFailedUploadsLeaveNothing(t *testing.T) {
 			}
 			testenv.Eventually(t, 10*time.Second, "the upload to reach the spool", func() bool { return len(spoolUploads(t, in)) > 0 })
 			conn.Close()
+			// The server ends the upload when it sees the close: its spool
+			// file goes at once, not at the next restart...
+			testenv.Eventually(t, 5*time.Second, "the cut upload's spool file to be removed", func() bool { return len(spoolUploads(t, in)) == 0 })
+			// ...and the bytes that did arrive are not stored as the file.
 			assertNothingStored(t, in, "local", "cut/half.bin")
 		})
 		segs := []struct {
