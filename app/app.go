@@ -8,12 +8,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"sync/atomic"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -44,6 +42,7 @@ type App struct {
 	Metrics  *metrics.Metrics
 	Fiber    *fiber.App
 	admin    *api.Admin
+	guesses  *api.Throttle // wrong admin tokens and sign-ins per client address
 }
 
 // remote returns the current config of a remote, or nil.
@@ -64,7 +63,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		log.Warn("ADMIN_TOKEN not set; generated one for this run", "admin_token", cfg.Env.AdminToken)
 	}
 	a.cfg.Store(cfg)
-	a.admin = api.NewAdmin(cfg.Env.AdminToken)
+	a.guesses = api.NewThrottle(cfg.Env.AuthFailures, nil)
+	a.admin = api.NewAdmin(cfg.Env.AdminToken, a.guesses)
 	if err := a.openBackends(ctx, cfg.Env); err != nil {
 		a.closeBackends()
 		return nil, err
@@ -207,76 +207,4 @@ func Listen(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	return ln, nil
-}
-
-// stallListener applies a sliding per-read/per-write deadline to every
-// connection instead of whole-response timeouts, which would cut long
-// downloads and uploads (see STACK-NOTES "Fiber / fasthttp").
-type stallListener struct {
-	net.Listener
-	idle time.Duration
-}
-
-func newStallListener(ln net.Listener, idle time.Duration) net.Listener {
-	if idle <= 0 {
-		return ln
-	}
-	return &stallListener{Listener: ln, idle: idle}
-}
-
-func (l *stallListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &stallConn{Conn: c, idle: l.idle}, nil
-}
-
-type stallConn struct {
-	net.Conn
-	idle time.Duration
-	// Deadlines are moved forward only when they would otherwise fall less
-	// than idle away, by idle plus a slack: a connection is cut between idle
-	// and idle+slack after its last progress, and a busy connection costs a
-	// clock read per call instead of a timer update per call.
-	readBy, writeBy time.Time
-}
-
-// slack is how much later than idle a stalled connection may be cut.
-func (c *stallConn) slack() time.Duration { return min(c.idle/10, time.Second) }
-
-func (c *stallConn) Read(p []byte) (int, error) {
-	if now := time.Now(); c.readBy.Sub(now) < c.idle {
-		c.readBy = now.Add(c.idle + c.slack())
-		_ = c.Conn.SetReadDeadline(c.readBy)
-	}
-	return c.Conn.Read(p)
-}
-
-func (c *stallConn) Write(p []byte) (int, error) {
-	c.touchWrite()
-	return c.Conn.Write(p)
-}
-
-func (c *stallConn) touchWrite() {
-	if now := time.Now(); c.writeBy.Sub(now) < c.idle {
-		c.writeBy = now.Add(c.idle + c.slack())
-		_ = c.Conn.SetWriteDeadline(c.writeBy)
-	}
-}
-
-// ReadFrom lets a file body reach the socket with sendfile(2) through this
-// wrapper; callers send large files in bounded pieces, each with a fresh
-// deadline.
-func (c *stallConn) ReadFrom(r io.Reader) (int64, error) {
-	c.touchWrite()
-	return readFrom(c.Conn, r)
-}
-
-// readFrom is dst.ReadFrom(r) when dst has it, a plain copy otherwise.
-func readFrom(dst net.Conn, r io.Reader) (int64, error) {
-	if rf, ok := dst.(io.ReaderFrom); ok {
-		return rf.ReadFrom(r)
-	}
-	return io.Copy(struct{ io.Writer }{dst}, r)
 }

@@ -354,17 +354,25 @@ func TestLocalAdminCredential(t *testing.T) {
 // putHeld uploads through a pipe: it declares size (-1: chunked), sends
 // the first send bytes and ends the body only when finish is set. A refusal
 // therefore reaches the client while it is not writing, as a real client
-// waiting on a slow disk would see it.
-func putHeld(t *testing.T, in *apptest.Instance, path string, size, send int64, finish bool) (int, string) {
+// waiting on a slow disk would see it. With expect, the client sends
+// "Expect: 100-continue" and waits for it before the body. It returns the
+// answer and the body bytes the client wrote.
+func putHeld(t *testing.T, in *apptest.Instance, path string, size, send int64, finish, expect bool) (int, string, int64) {
 	t.Helper()
 	pr, pw := io.Pipe()
+	body := &counter{r: pr}
 	go func() {
 		if _, err := io.CopyN(pw, newGen(send, 9), send); err == nil && finish {
 			pw.Close()
 		}
 	}()
 	defer pw.CloseWithError(errors.New("upload abandoned by the test"))
-	return put(t, in, path, pr, size, apptest.Admin())
+	hdr := apptest.Admin()
+	if expect {
+		hdr["Expect"] = "100-continue"
+	}
+	st, b := put(t, in, path, body, size, hdr)
+	return st, b, body.n.Load()
 }
 
 func TestLocalRefusedUploads(t *testing.T) {
@@ -375,21 +383,29 @@ func TestLocalRefusedUploads(t *testing.T) {
 		tests := []struct {
 			name, remote, path string
 			size, send         int64 // declared (-1: chunked) and sent
-			finish             bool
+			finish, expect     bool
 			want               int
 		}{
-			{"upload to a remote", "gen", "file.bin", 10, 10, true, http.StatusMethodNotAllowed},
-			{"upload to an unknown remote", "nope", "file.bin", 10, 10, true, http.StatusNotFound},
-			{"declared too large", "local", "big/declared.bin", limit + 1, 64 << 10, false, http.StatusRequestEntityTooLarge},
-			{"chunked, one byte over", "local", "big/over.bin", -1, limit + 1, false, http.StatusRequestEntityTooLarge},
-			{"chunked, exactly the limit", "local", "big/exact.bin", -1, limit, true, http.StatusCreated},
-			{"declared, exactly the limit", "local", "big/exact-declared.bin", limit, limit, true, http.StatusCreated},
+			{"upload to a remote", "gen", "file.bin", 10, 10, true, false, http.StatusMethodNotAllowed},
+			{"upload to an unknown remote", "nope", "file.bin", 10, 10, true, false, http.StatusNotFound},
+			// The client waits for "100 Continue": refused before it sends a byte.
+			{"declared too large, waiting for 100 Continue", "local", "big/declared-expect.bin", limit + 1, 64 << 10, false, true, http.StatusRequestEntityTooLarge},
+			// The client sends at once: the server answers without reading and
+			// lingers on close, so the answer is read rather than a reset.
+			{"declared too large", "local", "big/declared.bin", limit + 1, 64 << 10, false, false, http.StatusRequestEntityTooLarge},
+			{"chunked, one byte over", "local", "big/over.bin", -1, limit + 1, false, false, http.StatusRequestEntityTooLarge},
+			{"chunked, exactly the limit", "local", "big/exact.bin", -1, limit, true, false, http.StatusCreated},
+			{"declared, exactly the limit", "local", "big/exact-declared.bin", limit, limit, true, false, http.StatusCreated},
+			{"declared, exactly the limit, waiting for 100 Continue", "local", "big/exact-expect.bin", limit, limit, true, true, http.StatusCreated},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				st, b := putHeld(t, in, "/api/"+tc.remote+"/"+tc.path, tc.size, tc.send, tc.finish)
+				st, b, sent := putHeld(t, in, "/api/"+tc.remote+"/"+tc.path, tc.size, tc.send, tc.finish, tc.expect)
 				if st != tc.want {
 					t.Fatalf("PUT %d of %d bytes: %d %s; want %d", tc.send, tc.size, st, b, tc.want)
+				}
+				if tc.expect && tc.want != http.StatusCreated && sent != 0 {
+					t.Fatalf("the client sent %d body bytes after asking for 100 Continue; want the refusal first", sent)
 				}
 				if tc.want == http.StatusCreated {
 					if st, _, got := in.Get(t, "/api/"+tc.remote+"/"+tc.path, nil); st != 200 || int64(len(got)) != tc.send {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"io"
 	"net"
 )
@@ -44,3 +45,11 @@ func (c *tlsRefusingConn) Read(p []byte) (int, error) {
 
 // ReadFrom passes sendfile(2) through (see stallConn.ReadFrom).
 func (c *tlsRefusingConn) ReadFrom(r io.Reader) (int64, error) { return readFrom(c.Conn, r) }
+
+// CloseWrite half-closes the connection when it can (see stallConn.Close).
+func (c *tlsRefusingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}

@@ -16,6 +16,7 @@ import (
 
 // routes is the one route table.
 func (a *App) routes() *fiber.App {
+	env := a.Config().Env
 	f := fiber.New(fiber.Config{
 		AppName:               "artifactapi",
 		DisableStartupMessage: true,
@@ -26,13 +27,23 @@ func (a *App) routes() *fiber.App {
 		ErrorHandler:    api.ErrorHandler,
 		// Large uploads stream to disk; the limit is enforced by the handler.
 		BodyLimit: 8 << 20,
+		// Multipart bodies are parsed only by a handler that asks for them,
+		// from a body limitBody already bounded: never spooled to /tmp
+		// before routing.
+		DisablePreParseMultipartForm: true,
+		// The absolute deadline for a request's headers; headerReceived lifts
+		// it for the body. IdleTimeout is the wait for the next request.
+		ReadTimeout: env.ClientHeader,
+		IdleTimeout: env.ClientIdle,
 	})
+	f.Server().HeaderReceived = a.headerReceived
 	h := api.New(api.Deps{
 		Config: a.Config, Engine: a.Engine, Upstream: a.Upstream, Meta: a.Meta, Admin: a.admin,
 		Log: a.log, Metrics: a.Metrics, Health: a.Health, Version: Version,
 		Jobs: a.Jobs,
 	})
 	f.Use(closeUnreadBody)
+	f.Use(a.limitBody)
 	// /api is dispatched on the raw path, before the router normalises it,
 	// so that encoded traversal attempts are refused with 400 rather than
 	// silently resolved.
@@ -56,7 +67,7 @@ func (a *App) routes() *fiber.App {
 	f.Get(cache.PeerPath+":id", h.PeerFill)
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
 	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Metrics: a.Metrics, Backends: a.backends,
-		AdminToken: a.Config().Env.AdminToken, Log: a.log, Version: Version}).Mount(f)
+		AdminToken: a.Config().Env.AdminToken, Guesses: a.guesses, Log: a.log, Version: Version}).Mount(f)
 	return f
 }
 

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -58,11 +60,15 @@ func New(d Deps) *Handler {
 }
 
 // Admin checks the admin credential: Bearer, or Basic with any user name.
-type Admin struct{ token, peer []byte }
+// Wrong credentials count against the client's address (see Throttle).
+type Admin struct {
+	token, peer []byte
+	guesses     *Throttle
+}
 
-// NewAdmin returns a checker for token.
-func NewAdmin(token string) *Admin {
-	return &Admin{token: []byte(token), peer: []byte(cache.PeerToken(token))}
+// NewAdmin returns a checker for token; guesses may be nil (no throttling).
+func NewAdmin(token string, guesses *Throttle) *Admin {
+	return &Admin{token: []byte(token), peer: []byte(cache.PeerToken(token)), guesses: guesses}
 }
 
 // MatchPeer checks a replica credential (derived from the admin token).
@@ -70,25 +76,46 @@ func (a *Admin) MatchPeer(got string) bool {
 	return len(a.token) > 0 && subtle.ConstantTimeCompare([]byte(got), a.peer) == 1
 }
 
-// Allowed reports whether the request carries the admin credential.
-func (a *Admin) Allowed(c *fiber.Ctx) bool {
+// presented returns the token of the Authorization header; ok is false when
+// the request carries no admin-style credential at all.
+func presented(c *fiber.Ctx) (got string, ok bool) {
 	auth := c.Get(fiber.HeaderAuthorization)
-	var got string
 	switch {
 	case len(auth) > 7 && strings.EqualFold(auth[:7], "bearer "):
-		got = strings.TrimSpace(auth[7:])
+		return strings.TrimSpace(auth[7:]), true
 	case len(auth) > 6 && strings.EqualFold(auth[:6], "basic "):
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(auth[6:]))
 		if err != nil {
-			return false
+			return "", true
 		}
 		if i := strings.IndexByte(string(raw), ':'); i >= 0 {
-			got = string(raw[i+1:])
+			return string(raw[i+1:]), true
 		}
-	default:
-		return false
+		return "", true
+	case auth != "":
+		return "", true
 	}
-	return a.Match(got)
+	return "", false
+}
+
+// Require returns nil when the request carries the admin credential, else
+// the error to answer: 401 with the challenge, or 429 with Retry-After while
+// the client's address has presented too many wrong credentials (even a
+// right one is then refused, or guessing would go on).
+func (a *Admin) Require(c *fiber.Ctx) error {
+	got, ok := presented(c)
+	if !ok {
+		return errUnauthorized
+	}
+	ip := c.IP()
+	if wait := a.guesses.Take(ip); wait > 0 {
+		return TooManyGuesses(wait)
+	}
+	if !a.Match(got) {
+		return errUnauthorized
+	}
+	a.guesses.Refund(ip)
+	return nil
 }
 
 // Match compares a presented token in constant time.
@@ -98,22 +125,34 @@ func (a *Admin) Match(got string) bool {
 
 // RequireAdmin is middleware refusing requests without the admin credential.
 func (a *Admin) RequireAdmin(c *fiber.Ctx) error {
-	if !a.Allowed(c) {
-		return Unauthorized(c)
+	if err := a.Require(c); err != nil {
+		return err
 	}
 	return c.Next()
 }
 
-// Unauthorized answers 401 with the auth challenge.
-func Unauthorized(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="artifactapi", Basic realm="artifactapi"`)
-	return c.Status(http.StatusUnauthorized).JSON(fiber.Map{"error": "admin credential required"})
+// errUnauthorized is the answer to a missing or wrong admin credential.
+var errUnauthorized = &httpError{status: http.StatusUnauthorized, msg: "admin credential required"}
+
+// TooManyGuesses is the answer to an address that failed too often: 429
+// with Retry-After (whole seconds, rounded up).
+func TooManyGuesses(wait time.Duration) error {
+	return &httpError{status: http.StatusTooManyRequests, msg: "too many wrong credentials from this address; retry later", retryAfter: wait}
 }
+
+// RetryAfter is a Retry-After value: whole seconds, rounded up.
+func RetryAfter(wait time.Duration) string {
+	return strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10)
+}
+
+// challenge is the WWW-Authenticate value of every 401.
+const challenge = `Bearer realm="artifactapi", Basic realm="artifactapi"`
 
 // httpError is an error with the status and message a client sees.
 type httpError struct {
-	status int
-	msg    string
+	status     int
+	msg        string
+	retryAfter time.Duration // sent as Retry-After when set
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -129,6 +168,12 @@ func writeError(c *fiber.Ctx, err error, remote, p string) (int, error) {
 	switch {
 	case errors.As(err, &he):
 		status, msg = he.status, he.msg
+		if he.retryAfter > 0 {
+			c.Set(fiber.HeaderRetryAfter, RetryAfter(he.retryAfter))
+		}
+		if status == http.StatusUnauthorized {
+			c.Set(fiber.HeaderWWWAuthenticate, challenge)
+		}
 	case errors.As(err, &pe):
 		status, msg = http.StatusBadRequest, pe.Error()
 	case errors.Is(err, db.ErrNotFound):

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -139,10 +140,8 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 }
 
 func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) error {
-	if !h.d.Admin.Allowed(c) {
-		acc.Status = http.StatusUnauthorized
-		acc.Finish(0, nil)
-		return Unauthorized(c)
+	if err := h.d.Admin.Require(c); err != nil {
+		return fail(err, p)
 	}
 	if !r.IsLocal() {
 		return fail(Fail(http.StatusMethodNotAllowed, "uploads are only accepted by local repositories"), p)
@@ -157,11 +156,7 @@ func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.A
 	if cl := c.Request().Header.ContentLength(); max > 0 && int64(cl) > max {
 		return fail(cache.ErrTooLarge, p)
 	}
-	var body io.Reader = c.Context().RequestBodyStream()
-	if body == nil {
-		body = strings.NewReader(string(c.Body()))
-	}
-	a, err := h.d.Engine.Upload(c.UserContext(), r, p, body, strings.TrimSpace(c.Get("X-Checksum-Sha256")), max)
+	a, err := h.d.Engine.Upload(c.UserContext(), r, p, UploadBody(c), strings.TrimSpace(c.Get("X-Checksum-Sha256")), max)
 	if err != nil {
 		return fail(err, p)
 	}
@@ -176,10 +171,8 @@ func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.A
 }
 
 func (h *Handler) delete(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) error {
-	if !h.d.Admin.Allowed(c) {
-		acc.Status = http.StatusUnauthorized
-		acc.Finish(0, nil)
-		return Unauthorized(c)
+	if err := h.d.Admin.Require(c); err != nil {
+		return fail(err, p)
 	}
 	key := p
 	if q := string(c.Request().URI().QueryString()); q != "" {
@@ -195,4 +188,40 @@ func (h *Handler) delete(c *fiber.Ctx, r *config.Remote, p string, acc *httpserv
 	acc.Status = http.StatusOK
 	acc.Finish(0, nil)
 	return c.JSON(fiber.Map{"remote": r.Name, "path": key, reason: true})
+}
+
+// UploadBody is the request body of an upload, streamed. A body with a
+// declared length that ends early (the client went away) ends with
+// io.ErrUnexpectedEOF, not io.EOF: a cut upload is never stored as a short
+// file.
+func UploadBody(c *fiber.Ctx) io.Reader {
+	body := c.Context().RequestBodyStream()
+	if body == nil {
+		return bytes.NewReader(c.Body())
+	}
+	if cl := c.Request().Header.ContentLength(); cl >= 0 {
+		return &declaredBody{r: body, left: int64(cl)}
+	}
+	return body
+}
+
+// declaredBody reads a body of a declared length.
+type declaredBody struct {
+	r    io.Reader
+	left int64
+}
+
+func (d *declaredBody) Read(p []byte) (int, error) {
+	if d.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > d.left {
+		p = p[:d.left]
+	}
+	n, err := d.r.Read(p)
+	d.left -= int64(n)
+	if err == io.EOF && d.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }

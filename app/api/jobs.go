@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -22,6 +23,16 @@ import (
 // maxJobBody bounds the body of POST /cache-artifact (jobs.MaxItems long URLs).
 const maxJobBody = 32 << 20
 
+// requireJSON refuses a body not declared as application/json with 415: a
+// form posted by a browser or a script is never read as an API request.
+func requireJSON(c *fiber.Ctx) error {
+	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || mt != fiber.MIMEApplicationJSON {
+		return Fail(http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+	}
+	return nil
+}
+
 // cacheRequest is the body of POST /cache-artifact.
 type cacheRequest struct {
 	Remote string   `json:"remote"`
@@ -37,8 +48,11 @@ type cacheRequest struct {
 // store: database/sql watches its context's Done from other goroutines, and
 // RequestCtx.Done races with server shutdown (go test -race).
 func (h *Handler) CacheArtifact(c *fiber.Ctx) error {
-	if !h.d.Admin.Allowed(c) {
-		return Unauthorized(c)
+	if err := h.d.Admin.Require(c); err != nil {
+		return err
+	}
+	if err := requireJSON(c); err != nil {
+		return err
 	}
 	// The body is streamed (Fiber's BodyLimit does not apply): bound it here.
 	var body io.Reader = c.Context().RequestBodyStream()
@@ -190,8 +204,8 @@ func parseItemSelection(c *fiber.Ctx) (itemSelection, error) {
 // end as canceled, running ones finish; the answer is the job as GET
 // /jobs/{id} lists it, with the number of items canceled now.
 func (h *Handler) CancelJob(c *fiber.Ctx) error {
-	if !h.d.Admin.Allowed(c) {
-		return Unauthorized(c)
+	if err := h.d.Admin.Require(c); err != nil {
+		return err
 	}
 	id := utils.CopyString(c.Params("id"))
 	n, err := h.d.Jobs.Cancel(c.UserContext(), id)

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -100,11 +102,17 @@ type evictRequest struct {
 }
 
 // Evict serves POST /evict: bulk eviction of a remote's artifacts whose path
-// contains q; dry_run only counts.
+// contains q; dry_run only counts. The body must be JSON with known fields
+// only: a form, or a misspelt "dry_run", must never become a real eviction.
 func (h *Handler) Evict(c *fiber.Ctx) error {
+	if err := requireJSON(c); err != nil {
+		return err
+	}
 	var req evictRequest
-	if err := c.BodyParser(&req); err != nil {
-		_, werr := writeError(c, Fail(http.StatusBadRequest, "body must be JSON {\"remote\", \"q\", \"dry_run\"}"), "", "")
+	dec := json.NewDecoder(bytes.NewReader(c.Request().Body()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		_, werr := writeError(c, Fail(http.StatusBadRequest, "body must be JSON {\"remote\", \"q\", \"dry_run\"}: "+err.Error()), "", "")
 		return werr
 	}
 	if h.d.Config().Remotes.Remotes[req.Remote] == nil {

@@ -16,12 +16,24 @@ import (
 	"artifactapi/db"
 )
 
+// maxSegment is the longest path segment an upload may have: the longest
+// file name of common filesystems (NAME_MAX), so that both blob stores
+// accept the same paths.
+const maxSegment = 255
+
 // Upload stores body as path in a local repository. The body is spooled to
 // disk while hashed (bounded memory), the optional expected sha256 is checked,
-// and only then is the artifact committed. maxSize <= 0 means unlimited.
+// and only then is the artifact committed. maxSize <= 0 means unlimited. The
+// spool file is removed as soon as the upload fails (refused, interrupted,
+// wrong checksum, store unavailable).
 func (e *Engine) Upload(ctx context.Context, r *config.Remote, p string, body io.Reader, expectSHA string, maxSize int64) (db.Artifact, error) {
 	if !r.IsLocal() {
 		return db.Artifact{}, &Error{Status: http.StatusMethodNotAllowed, Msg: "uploads are only accepted by local repositories"}
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if len(seg) > maxSegment {
+			return db.Artifact{}, &Error{Status: http.StatusBadRequest, Msg: fmt.Sprintf("a path segment is longer than %d bytes", maxSegment)}
+		}
 	}
 	if !r.AllowOverwrite {
 		if _, err := e.o.Meta.GetArtifact(ctx, r.Name, p); err == nil {

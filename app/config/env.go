@@ -45,7 +45,9 @@ var EnvVars = []EnvVar{
 	{Name: "UPSTREAM_HEADER_TIMEOUT", Default: "30s", Help: "upstream time to response headers"},
 	{Name: "UPSTREAM_IDLE_TIMEOUT", Default: "60s", Help: "upstream body stall timeout (no byte for this long aborts)"},
 	{Name: "CLIENT_IDLE_TIMEOUT", Default: "120s", Help: "client connection closed after this long without progress (never a whole-transfer cap)"},
+	{Name: "CLIENT_HEADER_TIMEOUT", Default: "10s", Help: "a client must send a request's headers within this long of connecting or of its first byte (0: off); bodies are not counted"},
 	{Name: "SHUTDOWN_TIMEOUT", Default: "60s", Help: "how long SIGTERM waits for running downloads"},
+	{Name: "AUTH_FAILURES_PER_MINUTE", Default: "20", Help: "wrong admin tokens and dashboard sign-ins accepted per client address and minute, then 429 (0: no limit)"},
 	{Name: "MAX_UPLOAD_SIZE", Help: "largest accepted upload to a local repository (e.g. 5GiB); unlimited when unset"},
 	{Name: "JOB_CONCURRENCY", Default: "4", Help: "batch cache job downloads running at once per remote"},
 	{Name: "JOB_RETENTION", Default: "720h", Help: "finished batch jobs are deleted this long after they ended (0: kept forever)"},
@@ -82,6 +84,8 @@ type Env struct {
 	HeaderTimeout   time.Duration
 	IdleTimeout     time.Duration
 	ClientIdle      time.Duration
+	ClientHeader    time.Duration // absolute deadline for a request's headers
+	AuthFailures    int           // wrong credentials per client address and minute (0: no limit)
 	ShutdownTimeout time.Duration
 	MaxUploadSize   int64
 	JobConcurrency  int
@@ -164,6 +168,7 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	e.IdleTimeout = dur("UPSTREAM_IDLE_TIMEOUT", "60s")
 	e.JobRetention = dur("JOB_RETENTION", "720h")
 	e.ClientIdle = dur("CLIENT_IDLE_TIMEOUT", "120s")
+	e.ClientHeader = dur("CLIENT_HEADER_TIMEOUT", "10s")
 	e.ShutdownTimeout = dur("SHUTDOWN_TIMEOUT", "60s")
 	if v := get("MAX_UPLOAD_SIZE", ""); v != "" {
 		n, err := ParseSize(v)
@@ -177,6 +182,12 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		probs = append(probs, fmt.Sprintf("JOB_CONCURRENCY: %q is not a positive integer", jc))
 	} else {
 		e.JobConcurrency = n
+	}
+	af := get("AUTH_FAILURES_PER_MINUTE", "20")
+	if n, err := strconv.Atoi(af); err != nil || n < 0 {
+		probs = append(probs, fmt.Sprintf("AUTH_FAILURES_PER_MINUTE: %q is not a whole number (0: no limit)", af))
+	} else {
+		e.AuthFailures = n
 	}
 	if len(probs) > 0 {
 		return e, &ValidationError{File: "environment", Problems: probs}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"artifactapi/app/api"
 	"artifactapi/views"
 )
 
@@ -32,14 +33,23 @@ func (h *Handler) LoginForm(c *fiber.Ctx) error {
 	return h.loginPage(c, c.Query("next"), "")
 }
 
-// Login checks the admin token and starts a session.
+// Login checks the admin token and starts a session. An address that
+// failed too often is answered 429 with Retry-After, right token or not.
 func (h *Handler) Login(c *fiber.Ctx) error {
+	ip := c.IP()
+	if wait := h.d.Guesses.Take(ip); wait > 0 {
+		h.d.Log.Warn("dashboard sign-in throttled", "ip", ip)
+		c.Set(fiber.HeaderRetryAfter, api.RetryAfter(wait))
+		c.Status(http.StatusTooManyRequests)
+		return h.loginPage(c, c.FormValue("next"), "Too many wrong tokens from your address. Try again in "+api.RetryAfter(wait)+" s.")
+	}
 	token := []byte(c.FormValue("token"))
 	if len(h.d.AdminToken) == 0 || subtle.ConstantTimeCompare(token, []byte(h.d.AdminToken)) != 1 {
-		h.d.Log.Warn("dashboard sign-in refused", "ip", c.IP())
+		h.d.Log.Warn("dashboard sign-in refused", "ip", ip)
 		c.Status(http.StatusUnauthorized)
 		return h.loginPage(c, c.FormValue("next"), "That is not the admin token.")
 	}
+	h.d.Guesses.Refund(ip)
 	h.startSession(c)
 	return c.Redirect(safeNext(c.FormValue("next")), http.StatusSeeOther)
 }

@@ -52,9 +52,12 @@ type Deps struct {
 	// AdminToken signs sessions and CSRF tokens, so that every replica
 	// sharing it accepts them.
 	AdminToken string
-	Log        *slog.Logger
-	Version    string
-	Now        func() time.Time // default time.Now
+	// Guesses limits failed sign-ins per client address (shared with the
+	// admin token checks of the API); nil: no limit.
+	Guesses *api.Throttle
+	Log     *slog.Logger
+	Version string
+	Now     func() time.Time // default time.Now
 }
 
 // Handler serves the dashboard.

@@ -1,15 +1,14 @@
 package ui
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"net/http"
 	"path"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"artifactapi/app/api"
 	"artifactapi/app/cache"
 	"artifactapi/views"
 )
@@ -64,11 +63,7 @@ func (h *Handler) upload(c *fiber.Ctx, name string, res *views.UploadResult) (in
 	if cl := c.Request().Header.ContentLength(); max > 0 && int64(cl) > max {
 		return 0, fail(http.StatusRequestEntityTooLarge, "The file is larger than the largest accepted upload ("+views.Bytes(max)+").")
 	}
-	var body io.Reader = c.Context().RequestBodyStream()
-	if body == nil {
-		body = bytes.NewReader(c.Body())
-	}
-	a, err := h.d.Engine.Upload(c.UserContext(), r, p, body, strings.TrimSpace(c.Get("X-Checksum-Sha256")), max)
+	a, err := h.d.Engine.Upload(c.UserContext(), r, p, api.UploadBody(c), strings.TrimSpace(c.Get("X-Checksum-Sha256")), max)
 	if err != nil {
 		if errors.Is(err, cache.ErrExists) {
 			return 0, fail(http.StatusConflict, "A file already exists at this path and the repository does not allow overwriting.")
