@@ -58,6 +58,10 @@ type Remote struct {
 	Cache               CacheSettings `yaml:"cache" json:"cache"`
 	NegativeTTL         *int64        `yaml:"negative_ttl" json:"negative_ttl"`
 	AllowOverwrite      bool          `yaml:"allow_overwrite" json:"allow_overwrite"`
+	// AllowPrivateRedirects lets redirects and Bearer token realms lead to
+	// loopback, private, link-local, CGNAT and metadata addresses (internal
+	// mirrors whose CDN or token service is on the private network).
+	AllowPrivateRedirects bool `yaml:"allow_private_redirects" json:"allow_private_redirects"`
 	Username            string        `yaml:"username" json:"username,omitempty"`
 	Password            string        `yaml:"password" json:"-"`
 	// RegistryHost is the registry a docker remote mirrors ("docker.io"),
