@@ -61,9 +61,9 @@ type Remote struct {
 	// AllowPrivateRedirects lets redirects and Bearer token realms lead to
 	// loopback, private, link-local, CGNAT and metadata addresses (internal
 	// mirrors whose CDN or token service is on the private network).
-	AllowPrivateRedirects bool `yaml:"allow_private_redirects" json:"allow_private_redirects"`
-	Username            string        `yaml:"username" json:"username,omitempty"`
-	Password            string        `yaml:"password" json:"-"`
+	AllowPrivateRedirects bool   `yaml:"allow_private_redirects" json:"allow_private_redirects"`
+	Username              string `yaml:"username" json:"username,omitempty"`
+	Password              string `yaml:"password" json:"-"`
 	// RegistryHost is the registry a docker remote mirrors ("docker.io"),
 	// matched against containerd's ?ns= parameter. Derived from base_url when empty.
 	RegistryHost string `yaml:"registry_host" json:"registry_host,omitempty"`
