@@ -255,6 +255,7 @@ func TestSecretsNeverShown(t *testing.T) {
     username: %s
     password: %q
     negative_ttl: 0
+    allow_private_redirects: true # the "other host" is another port of 127.0.0.1
   down:
     base_url: "http://%s/repo"
     username: someone
