@@ -263,6 +263,9 @@ func (r *Remote) validate() []string {
 	if r.Type == TypeLocal && r.Package == PackageDocker {
 		bad("type", "local docker repositories are not supported")
 	}
+	if r.Type == TypeLocal && r.AllowPrivateRedirects {
+		bad("allow_private_redirects", "only for remotes of type \"remote\" (a local repository follows no redirects)")
+	}
 	ttl := func(key string, v *int64, def int64) int64 {
 		if v == nil {
 			return def
