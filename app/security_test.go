@@ -255,6 +255,7 @@ func TestSecretsNeverShown(t *testing.T) {
     username: %s
     password: %q
     negative_ttl: 0
+    allow_private_redirects: true # the "other host" is another port of 127.0.0.1
   down:
     base_url: "http://%s/repo"
     username: someone
@@ -417,4 +418,48 @@ func TestRefusedBodyIsNeverParsedAsARequest(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestHardeningHeaders: every /api answer — miss, hit, HEAD, 304, 416 and
+// each kind of error — says nosniff and sandboxes any document opened from
+// it, so an HTML artifact (or an error echoing a path) never runs as a page
+// of this origin.
+func TestHardeningHeaders(t *testing.T) {
+	o := newOrigin(t)
+	f := o.set("/files/page.html", []byte("<html><script>alert(document.cookie)</script></html>"))
+	f.ctype = "text/html"
+	in := start(t, apptest.Embedded, o)
+	tests := []struct {
+		name, method, path string
+		hdr                map[string]string
+		status             int
+	}{
+		{name: "miss", method: "GET", path: "/api/gen/files/page.html", status: 200},
+		{name: "hit", method: "GET", path: "/api/gen/files/page.html", status: 200},
+		{name: "HEAD", method: "HEAD", path: "/api/gen/files/page.html", status: 200},
+		{name: "not modified", method: "GET", path: "/api/gen/files/page.html", hdr: map[string]string{"If-None-Match": f.etag}, status: 304},
+		{name: "range not satisfiable", method: "GET", path: "/api/gen/files/page.html", hdr: map[string]string{"Range": "bytes=9999-"}, status: 416},
+		{name: "not found upstream", method: "GET", path: "/api/gen/files/missing.bin", status: 404},
+		{name: "hostile path", method: "GET", path: "/api/gen/..%2f<script>", status: 400},
+		{name: "unknown remote", method: "GET", path: "/api/<script>/x", status: 404},
+		{name: "method not allowed", method: "POST", path: "/api/gen/files/page.html", status: 405},
+		{name: "upload without credential", method: "PUT", path: "/api/local/a.html", status: 401},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := in.Do(t, tc.method, tc.path, nil, tc.hdr)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%s %s = %d, want %d", tc.method, tc.path, resp.StatusCode, tc.status)
+			}
+			if v := resp.Header.Get("X-Content-Type-Options"); v != "nosniff" {
+				t.Errorf("X-Content-Type-Options = %q", v)
+			}
+			if v := resp.Header.Get("Content-Security-Policy"); v != "sandbox" {
+				t.Errorf("Content-Security-Policy = %q", v)
+			}
+			settle(t, in)
+		})
+	}
 }

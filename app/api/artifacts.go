@@ -80,6 +80,7 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	// (lazily built) origin.
 	call := &apiCall{acc: httpserve.Access{Log: h.d.Log, Metrics: h.d.Metrics, Remote: name, Path: raw, Method: c.Method(), Source: "none", Start: start}}
 	acc := &call.acc
+	httpserve.SetHardening(&c.Response().Header)
 	fail := func(err error, p string) error {
 		status, werr := writeError(c, err, name, p)
 		acc.Status = status
@@ -124,7 +125,8 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	}
 	req := cache.Request{Remote: r, Path: key, Verdict: v, Method: c.Method()}
 	if !r.IsLocal() {
-		call.origin = lazyOrigin{Origin: upstream.Origin{Client: h.d.Upstream, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed())},
+		call.origin = lazyOrigin{Origin: upstream.Origin{Client: h.d.Upstream, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed()),
+			AllowPrivateRedirects: r.AllowPrivateRedirects},
 			remote: r, path: p, query: q}
 		req.Origin = &call.origin
 	}
@@ -132,7 +134,10 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 		func(res *cache.Result) error {
 			return httpserve.Write(c, res, acc, httpserve.Options{Bodies: h.bodies})
 		},
-		func() { c.Response().Reset() })
+		func() {
+			c.Response().Reset()
+			httpserve.SetHardening(&c.Response().Header)
+		})
 	if err != nil {
 		return fail(err, p)
 	}

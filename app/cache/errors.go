@@ -72,6 +72,10 @@ func upstreamErr(err error) error {
 	if errors.As(err, &he) {
 		return statusErr(he.Status)
 	}
+	var re *upstream.RefusedError
+	if errors.As(err, &re) {
+		return &Error{Status: http.StatusBadGateway, Msg: re.Public(), Err: err}
+	}
 	return &Error{Status: http.StatusBadGateway, Msg: "upstream request failed", Err: err}
 }
 

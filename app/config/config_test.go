@@ -147,6 +147,16 @@ func TestTTLDefaults(t *testing.T) {
 	}
 }
 
+// TestAllowPrivateRedirects: off unless the remote says so.
+func TestAllowPrivateRedirects(t *testing.T) {
+	if remote(t, "base_url: http://origin.test").AllowPrivateRedirects {
+		t.Fatal("allow_private_redirects defaults to true")
+	}
+	if !remote(t, "base_url: http://10.0.0.5\nallow_private_redirects: true").AllowPrivateRedirects {
+		t.Fatal("allow_private_redirects: true not read")
+	}
+}
+
 // TestValidationErrors checks that each refused file says which remote and
 // which key is wrong, and why.
 func TestValidationErrors(t *testing.T) {
@@ -177,6 +187,9 @@ func TestValidationErrors(t *testing.T) {
 		{"zero max_size", "bad:\n    base_url: http://x\n    cache:\n      max_size: 0GiB", []string{`remote "bad"`, "cache.max_size"}},
 		{"password without username", "bad:\n    base_url: http://x\n    password: pw", []string{`remote "bad"`, "password", "username"}},
 		{"local docker", "bad:\n    type: local\n    package: docker", []string{`remote "bad"`, "type", "local docker"}},
+		{"private redirects on a local repository", "bad:\n    type: local\n    allow_private_redirects: true", []string{`remote "bad"`, "allow_private_redirects", "local"}},
+		{"private redirects not a boolean", "bad:\n    base_url: http://x\n    allow_private_redirects: sometimes", []string{"sometimes"}},
+		{"private redirects typo", "bad:\n    base_url: http://x\n    allow_private_redirect: true", []string{`remote "bad"`, "allow_private_redirect", "not a known remote key"}},
 		{"reserved name", "v1:\n    base_url: http://x", []string{`remote "v1"`, "name"}},
 		{"default docker remote is not docker", "gen:\n    base_url: http://x\ndefault_docker_remote: gen", []string{"default_docker_remote", `"gen"`}},
 	}

@@ -278,8 +278,9 @@ func (c *Config) Redacted(backends map[string]string) map[string]any {
 				"base_url": r.BaseURL, "immutable_patterns": nonNil(r.ImmutablePatterns),
 				"mutable_patterns": nonNil(r.MutablePatterns), "package_mutable_patterns": nonNil(PackageDefaults(r.Package)),
 				"check_mutable_updates": r.CheckMutableUpdates, "allow_overwrite": r.AllowOverwrite,
-				"cache":        map[string]any{"immutable_ttl": r.immTTL, "mutable_ttl": r.mutTTL, "max_size": r.Cache.MaxSize},
-				"negative_ttl": r.negTTL,
+				"allow_private_redirects": r.AllowPrivateRedirects,
+				"cache":                   map[string]any{"immutable_ttl": r.immTTL, "mutable_ttl": r.mutTTL, "max_size": r.Cache.MaxSize},
+				"negative_ttl":            r.negTTL,
 			}
 			if r.Username != "" {
 				m["username"] = r.Username

@@ -58,8 +58,12 @@ type Remote struct {
 	Cache               CacheSettings `yaml:"cache" json:"cache"`
 	NegativeTTL         *int64        `yaml:"negative_ttl" json:"negative_ttl"`
 	AllowOverwrite      bool          `yaml:"allow_overwrite" json:"allow_overwrite"`
-	Username            string        `yaml:"username" json:"username,omitempty"`
-	Password            string        `yaml:"password" json:"-"`
+	// AllowPrivateRedirects lets redirects and Bearer token realms lead to
+	// loopback, private, link-local, CGNAT and metadata addresses (internal
+	// mirrors whose CDN or token service is on the private network).
+	AllowPrivateRedirects bool   `yaml:"allow_private_redirects" json:"allow_private_redirects"`
+	Username              string `yaml:"username" json:"username,omitempty"`
+	Password              string `yaml:"password" json:"-"`
 	// RegistryHost is the registry a docker remote mirrors ("docker.io"),
 	// matched against containerd's ?ns= parameter. Derived from base_url when empty.
 	RegistryHost string `yaml:"registry_host" json:"registry_host,omitempty"`
@@ -258,6 +262,9 @@ func (r *Remote) validate() []string {
 	}
 	if r.Type == TypeLocal && r.Package == PackageDocker {
 		bad("type", "local docker repositories are not supported")
+	}
+	if r.Type == TypeLocal && r.AllowPrivateRedirects {
+		bad("allow_private_redirects", "only for remotes of type \"remote\" (a local repository follows no redirects)")
 	}
 	ttl := func(key string, v *int64, def int64) int64 {
 		if v == nil {

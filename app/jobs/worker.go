@@ -181,7 +181,8 @@ func (m *Manager) run(ctx context.Context, it db.JobItem, prog *progress) outcom
 // worth retrying.
 func (m *Manager) fetch(ctx context.Context, it db.JobItem, r *config.Remote, v config.Verdict, u *url.URL, prog *progress) (out outcome, transient bool) {
 	res, err := m.o.Engine.Get(ctx, cache.Request{Remote: r, Path: it.Path, Verdict: v, Method: http.MethodGet, Pin: it.Pin,
-		Origin: &upstream.Origin{Client: m.o.Upstream, URL: u, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed())}})
+		Origin: &upstream.Origin{Client: m.o.Upstream, URL: u, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed()),
+			AllowPrivateRedirects: r.AllowPrivateRedirects}})
 	if err != nil {
 		if ctx.Err() != nil {
 			return outcome{}, false

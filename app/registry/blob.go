@@ -51,7 +51,9 @@ func (h *Handler) tags(r request) error {
 		return r.fail(toOCI(err, oci.KindTags, r.detail()))
 	}
 	req := cache.Request{Remote: r.t.Remote, Path: key, Verdict: v, Method: r.c.Method(), Origin: o}
-	return h.serve(r, req, oci.KindTags, httpserve.Options{NoDisposition: true})
+	// A tag list is JSON whatever the upstream called it (never text/html).
+	return h.serve(r, req, oci.KindTags, httpserve.Options{NoDisposition: true,
+		ExtraHeaders: map[string]string{"Content-Type": "application/json"}})
 }
 
 func tagsQuery(n, last []byte) string {

@@ -73,7 +73,14 @@ func (h *Handler) manifest(r request) error {
 		h.d.Engine.Forget(ctx, r.t.Remote.Name, p)
 		return r.fail(toOCI(&cache.Error{Status: http.StatusBadGateway, Msg: "stored manifest failed verification; retry"}, oci.KindManifest, r.detail()))
 	}
-	mediaType := res.Artifact.ContentType
+	mediaType, ok := manifestType(res.Artifact.ContentType, body)
+	if !ok {
+		// Stored before manifests were checked: never serve it, fetch anew next time.
+		h.d.Engine.Forget(ctx, r.t.Remote.Name, req.Path)
+		e := errNotManifest(res.Artifact.ContentType)
+		e.Detail = r.detail()
+		return r.fail(e)
+	}
 	h.recent.put(recentKey(r.t.Remote.Name, r.t.Name, digest), body, mediaType)
 	return writeManifest(r, res, body, digest, mediaType)
 }
@@ -108,9 +115,6 @@ func readManifest(ctx context.Context, res *cache.Result) ([]byte, error) {
 // a matching If-None-Match gets 304, a HEAD no body.
 func writeManifest(r request, res *cache.Result, body []byte, digest, mediaType string) error {
 	c := r.c
-	if mediaType == "" {
-		mediaType = oci.MediaTypeOCIManifest
-	}
 	etag := `"` + digest + `"`
 	c.Set("Content-Type", mediaType)
 	c.Set("Docker-Content-Digest", digest)

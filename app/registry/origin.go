@@ -32,6 +32,7 @@ type origin struct {
 	tokenKey string
 	scope    string // expected Bearer scope: "repository:<name>:pull"
 	accept   string // Accept header sent upstream, "" for none
+	private  bool   // the remote's allow_private_redirects
 }
 
 func newOrigin(cl *upstream.Client, r *config.Remote, name, p, rawQuery, accept string) (*origin, error) {
@@ -48,7 +49,7 @@ func newOrigin(cl *upstream.Client, r *config.Remote, name, p, rawQuery, accept 
 		return nil, err
 	}
 	return &origin{client: cl, url: u, auth: upstream.CredentialsFor(r.Username, r.Password, base), tokenKey: r.Name,
-		scope: "repository:" + name + ":pull", accept: accept}, nil
+		scope: "repository:" + name + ":pull", accept: accept, private: r.AllowPrivateRedirects}, nil
 }
 
 // Fetch issues method with the extra headers h.
@@ -60,7 +61,8 @@ func (o *origin) Fetch(ctx context.Context, method string, h http.Header) (*upst
 	if o.accept != "" {
 		hdr.Set("Accept", o.accept)
 	}
-	return o.client.Do(ctx, upstream.Request{Method: method, URL: o.url, Header: hdr, Auth: o.auth, TokenKey: o.tokenKey, TokenScope: o.scope})
+	return o.client.Do(ctx, upstream.Request{Method: method, URL: o.url, Header: hdr, Auth: o.auth, TokenKey: o.tokenKey,
+		TokenScope: o.scope, AllowPrivateRedirects: o.private})
 }
 
 // manifestOrigin fetches a manifest. A GET body is read whole (bounded by
@@ -104,9 +106,23 @@ func (o *manifestOrigin) Fetch(ctx context.Context, method string, h http.Header
 		o.log.Error("manifest digest mismatch: not cached", "remote", o.remote, "url", o.url.Path, "expected", want, "got", got)
 		return nil, fmt.Errorf("registry: upstream manifest digest %s does not match its bytes (%s)", want, got)
 	}
-	out := bytesResponse(body, manifestType(resp.Header.Get("Content-Type"), body), resp.FinalURL)
+	mt, ok := manifestType(resp.Header.Get("Content-Type"), body)
+	if !ok {
+		o.log.Warn("upstream manifest without a manifest media type: not cached", "remote", o.remote, "url", o.url.Path,
+			"content_type", resp.Header.Get("Content-Type"))
+		return nil, errNotManifest(resp.Header.Get("Content-Type"))
+	}
+	out := bytesResponse(body, mt, resp.FinalURL)
 	out.Header.Set("ETag", resp.Header.Get("ETag"))
 	return out, nil
+}
+
+// errNotManifest is an upstream answer to a manifest request that is not
+// one (an HTML error page, an unknown type): never cached nor relayed.
+func errNotManifest(contentType string) *Error {
+	return &Error{Status: http.StatusBadGateway, Code: CodeManifestInvalid,
+		Message: "upstream answered with something that is not a manifest",
+		Err:     fmt.Errorf("registry: upstream manifest has type %q and no known manifest mediaType", contentType)}
 }
 
 // tagOrigin is a manifestOrigin for a tag; its Revalidate makes the engine
@@ -140,32 +156,40 @@ func bytesResponse(body []byte, mediaType string, u *url.URL) *upstream.Response
 		Body: io.NopCloser(bytes.NewReader(body)), FinalURL: u}
 }
 
-// manifestType keeps the upstream's media type when it is a manifest type,
-// else takes the document's own mediaType, else infers it from the shape.
-func manifestType(upstreamType string, body []byte) string {
+// manifestType is the media type a manifest is served with: the upstream's
+// when it is a manifest type, else the document's own mediaType when that
+// is one, else the type its shape shows (schema 1, an index, an image
+// manifest). ok is false for anything else — an HTML page, JSON that is no
+// manifest, a mediaType nobody pulls — which is never served under /v2.
+func manifestType(upstreamType string, body []byte) (mediaType string, ok bool) {
 	if oci.IsManifestType(upstreamType) {
-		return upstreamType
+		return upstreamType, true
 	}
 	var doc struct {
 		SchemaVersion int             `json:"schemaVersion"`
 		MediaType     string          `json:"mediaType"`
 		Manifests     json.RawMessage `json:"manifests"`
 		Signatures    json.RawMessage `json:"signatures"`
+		Config        json.RawMessage `json:"config"`
+		Layers        json.RawMessage `json:"layers"`
+		FSLayers      json.RawMessage `json:"fsLayers"`
 	}
 	if json.Unmarshal(body, &doc) != nil {
-		return upstreamType
+		return "", false
 	}
 	switch {
 	case doc.MediaType != "":
-		return doc.MediaType
+		return doc.MediaType, oci.IsManifestType(doc.MediaType)
 	case doc.SchemaVersion == 1 && doc.Signatures != nil:
-		return oci.MediaTypeDockerSchema1
-	case doc.SchemaVersion == 1:
-		return "application/vnd.docker.distribution.manifest.v1+json"
-	case doc.Manifests != nil:
-		return oci.MediaTypeOCIIndex
+		return oci.MediaTypeDockerSchema1, true
+	case doc.SchemaVersion == 1 && doc.FSLayers != nil:
+		return "application/vnd.docker.distribution.manifest.v1+json", true
+	case doc.SchemaVersion == 2 && doc.Manifests != nil:
+		return oci.MediaTypeOCIIndex, true
+	case doc.SchemaVersion == 2 && doc.Config != nil && doc.Layers != nil:
+		return oci.MediaTypeOCIManifest, true
 	}
-	return oci.MediaTypeOCIManifest
+	return "", false
 }
 
 // negotiate turns the client's Accept values into the Accept sent upstream,

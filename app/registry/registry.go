@@ -72,7 +72,12 @@ func IsRegistryPath(raw string) bool { return raw == "/v2" || strings.HasPrefix(
 // APIVersionHeader is sent on every /v2 answer.
 const APIVersionHeader = "Docker-Distribution-API-Version"
 
-func setAPIVersion(c *fiber.Ctx) { c.Set(APIVersionHeader, "registry/2.0") }
+// setAPIVersion sets the headers of every /v2 answer: the API version and
+// the hardening headers.
+func setAPIVersion(c *fiber.Ctx) {
+	c.Set(APIVersionHeader, "registry/2.0")
+	httpserve.SetHardening(&c.Response().Header)
+}
 
 // Serve answers one /v2 request. It never returns an error to Fiber: every
 // failure is written as the OCI envelope here.

@@ -141,18 +141,24 @@ func TestNegotiate(t *testing.T) {
 func TestManifestType(t *testing.T) {
 	tests := []struct {
 		name, upstream, body, want string
+		ok                         bool
 	}{
-		{name: "upstream manifest type kept", upstream: oci.MediaTypeDockerManifest, body: `{}`, want: oci.MediaTypeDockerManifest},
-		{name: "document mediaType", upstream: "application/json", body: `{"schemaVersion":2,"mediaType":"` + oci.MediaTypeDockerManifestList + `"}`, want: oci.MediaTypeDockerManifestList},
-		{name: "index by shape", upstream: "", body: `{"schemaVersion":2,"manifests":[]}`, want: oci.MediaTypeOCIIndex},
-		{name: "manifest by shape", upstream: "text/plain", body: `{"schemaVersion":2,"config":{},"layers":[]}`, want: oci.MediaTypeOCIManifest},
-		{name: "signed schema1", upstream: "application/json", body: `{"schemaVersion":1,"signatures":[]}`, want: oci.MediaTypeDockerSchema1},
-		{name: "not json", upstream: "application/octet-stream", body: `xx`, want: "application/octet-stream"},
+		{name: "upstream manifest type kept", upstream: oci.MediaTypeDockerManifest, body: `{}`, want: oci.MediaTypeDockerManifest, ok: true},
+		{name: "document mediaType", upstream: "application/json", body: `{"schemaVersion":2,"mediaType":"` + oci.MediaTypeDockerManifestList + `"}`, want: oci.MediaTypeDockerManifestList, ok: true},
+		{name: "index by shape", upstream: "", body: `{"schemaVersion":2,"manifests":[]}`, want: oci.MediaTypeOCIIndex, ok: true},
+		{name: "manifest by shape", upstream: "text/plain", body: `{"schemaVersion":2,"config":{},"layers":[]}`, want: oci.MediaTypeOCIManifest, ok: true},
+		{name: "signed schema1", upstream: "application/json", body: `{"schemaVersion":1,"signatures":[]}`, want: oci.MediaTypeDockerSchema1, ok: true},
+		{name: "manifest served as html", upstream: "text/html", body: `{"schemaVersion":2,"mediaType":"` + oci.MediaTypeOCIManifest + `","config":{},"layers":[]}`, want: oci.MediaTypeOCIManifest, ok: true},
+		{name: "html page", upstream: "text/html; charset=utf-8", body: `<html><script>alert(1)</script></html>`, ok: false},
+		{name: "not json", upstream: "application/octet-stream", body: `xx`, ok: false},
+		{name: "unknown document mediaType", upstream: "application/json", body: `{"schemaVersion":2,"mediaType":"text/html","config":{},"layers":[]}`, ok: false},
+		{name: "json that is no manifest", upstream: "application/json", body: `{"errors":[{"code":"UNKNOWN"}]}`, ok: false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := manifestType(tc.upstream, []byte(tc.body)); got != tc.want {
-				t.Fatalf("manifestType = %q, want %q", got, tc.want)
+			got, ok := manifestType(tc.upstream, []byte(tc.body))
+			if ok != tc.ok || (ok && got != tc.want) {
+				t.Fatalf("manifestType = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
 			}
 		})
 	}

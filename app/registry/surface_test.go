@@ -70,6 +70,20 @@ func (f *fakeUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	case p == "/v2/ok/app/tags/list":
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"name":"ok/app","tags":["v1"],"n":%q}`, r.URL.Query().Get("n"))
+	case p == "/v2/html/app/tags/list":
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `{"name":"html/app","tags":["<script>alert(1)</script>"]}`)
+	case p == "/v2/html/page/manifests/v1":
+		// A login page or error page in place of a manifest.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<html><script>alert(document.cookie)</script></html>`)
+	case p == "/v2/html/json/manifests/v1":
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"schemaVersion":2,"mediaType":"text/html","config":{},"layers":[]}`)
+	case p == "/v2/html/app/manifests/v1":
+		// A real manifest under a wrong type: served with its own mediaType.
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write(f.manifest.Data)
 	case strings.HasPrefix(p, "/v2/limited/"):
 		w.WriteHeader(http.StatusTooManyRequests)
 	case strings.HasPrefix(p, "/v2/private/"):
@@ -158,6 +172,16 @@ remotes:
 		{name: "denied image tag", method: "GET", path: "/v2/locked/other/app/manifests/v1", status: 403, code: "DENIED", upstreamed: 0},
 		{name: "denied image blob", method: "GET", path: "/v2/locked/other/app/blobs/" + l.Digest, status: 403, code: "DENIED", upstreamed: 0},
 		{name: "allowed image on a restricted remote", method: "GET", path: "/v2/locked/ok/app/manifests/v1", status: 200, upstreamed: 1},
+		{name: "an HTML page as a manifest is refused", method: "GET", path: "/v2/fake/html/page/manifests/v1", status: 502, code: "MANIFEST_INVALID", upstreamed: 1,
+			headers: map[string]string{"Content-Type": "application/json"}},
+		{name: "and is not cached", method: "HEAD", path: "/v2/fake/html/page/manifests/v1", status: 502, code: "MANIFEST_INVALID", upstreamed: 1},
+		{name: "a document with an unknown mediaType is refused", method: "GET", path: "/v2/fake/html/json/manifests/v1", status: 502, code: "MANIFEST_INVALID", upstreamed: 1},
+		{name: "a manifest served as text/html gets its own media type", method: "GET", path: "/v2/fake/html/app/manifests/v1", status: 200, body: string(m.Data), upstreamed: 1,
+			headers: map[string]string{"Content-Type": m.MediaType, "Docker-Content-Digest": m.Digest}},
+		{name: "a tag list served as text/html is JSON", method: "GET", path: "/v2/fake/html/app/tags/list", status: 200, upstreamed: 1,
+			headers: map[string]string{"Content-Type": "application/json"}},
+		{name: "and so is its cached copy", method: "GET", path: "/v2/fake/html/app/tags/list", status: 200, upstreamed: 0,
+			headers: map[string]string{"Content-Type": "application/json", "X-Artifact-Source": "cache"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,6 +193,16 @@ remotes:
 			}
 			if v := resp.Header.Get("Docker-Distribution-API-Version"); v != "registry/2.0" {
 				t.Errorf("Docker-Distribution-API-Version = %q", v)
+			}
+			// Never sniffed, never a live document, errors included.
+			if v := resp.Header.Get("X-Content-Type-Options"); v != "nosniff" {
+				t.Errorf("X-Content-Type-Options = %q", v)
+			}
+			if v := resp.Header.Get("Content-Security-Policy"); v != "sandbox" {
+				t.Errorf("Content-Security-Policy = %q", v)
+			}
+			if ct := resp.Header.Get("Content-Type"); strings.Contains(ct, "html") {
+				t.Errorf("Content-Type = %q", ct)
 			}
 			if tc.code != "" {
 				if tc.method != http.MethodHead && ociCode(body) != tc.code {

@@ -142,6 +142,7 @@ func remoteConfig(name string, m map[string]any, scrub func(string) string) view
 	if rc.Type != config.TypeLocal {
 		add("negative_ttl", ttl(m["negative_ttl"]))
 		add("check_mutable_updates", m["check_mutable_updates"])
+		add("allow_private_redirects", m["allow_private_redirects"])
 	} else {
 		add("allow_overwrite", m["allow_overwrite"])
 	}

@@ -118,7 +118,10 @@ func (t *tokenCache) drop(key, scope string) {
 }
 
 // token answers a Bearer challenge: GET realm?service=…&scope=… with Basic
-// credentials when the request has any, and caches the result.
+// credentials when the request has any, and caches the result. A realm on
+// a host:port other than the remote's is reached like a redirect target
+// (never a private address unless the remote allows it), and credentials
+// go there only over https.
 func (c *Client) token(ctx context.Context, r Request, ch Challenge) (string, error) {
 	if tok := c.tokens.get(r.TokenKey, ch.Scope); tok != "" {
 		// A cached token for this scope was just refused: drop it and fetch anew.
@@ -136,9 +139,16 @@ func (c *Client) token(ctx context.Context, r Request, ch Challenge) (string, er
 		q.Set("scope", ch.Scope)
 	}
 	realm.RawQuery = q.Encode()
-	tr := Request{Method: http.MethodGet, URL: realm}
+	// The realm is fetched under the remote's address policy: a host:port
+	// other than the remote's own must not be a private address.
+	tr := Request{Method: http.MethodGet, URL: realm, AllowPrivateRedirects: r.AllowPrivateRedirects, remote: r.URL}
 	if r.Auth != nil && r.Auth.Username != "" {
-		// The token service is a different host by design: credentials go to it.
+		// The token service is often another host by design: credentials go
+		// to it, but only over https, or to the remote's own scheme and host.
+		if realm.Scheme != "https" && (realm.Scheme != r.URL.Scheme || !strings.EqualFold(realm.Host, r.URL.Host)) {
+			return "", &RefusedError{Kind: "token realm", Target: hostOnly(realm),
+				Reason: "the remote's credentials are sent to another host over https only"}
+		}
 		tr.Auth = &Credentials{Username: r.Auth.Username, Password: r.Auth.Password, Host: realm.Host}
 	}
 	resp, err := c.do(ctx, tr, "")

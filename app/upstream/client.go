@@ -1,16 +1,20 @@
 // Package upstream is the HTTP client artifactapi uses to talk to remotes:
-// bounded timeouts, redirects that never carry credentials to another host,
-// conditional requests, Basic and Bearer-challenge auth, and errors that tell
+// bounded timeouts, redirects that never carry credentials to another host
+// (nor over plain HTTP once the chain was https) and never reach a
+// loopback, private, link-local or metadata address the remote did not
+// name (checked on the resolved address when dialling), conditional requests, Basic and Bearer-challenge auth, and errors that tell
 // "upstream unreachable" apart from "upstream answered with an error".
 package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -60,6 +64,14 @@ type Request struct {
 	// requests for several repositories of one registry each reuse their
 	// own token instead of presenting the last one fetched and being refused.
 	TokenScope string
+	// AllowPrivateRedirects lets redirects and Bearer realms reach loopback,
+	// private, link-local, CGNAT and metadata addresses. Without it only
+	// URL's own host:port may be such an address (the remote named it).
+	AllowPrivateRedirects bool
+
+	// remote is set on a token request: the request whose challenge named
+	// the realm. Its host:port, not the realm's, is the one the remote named.
+	remote *url.URL
 }
 
 // Response is an upstream answer. Body must be closed; reading it is subject
@@ -80,27 +92,54 @@ type Client struct {
 	ua     string
 }
 
-type credsKey struct{}
+// Options configure a Client.
+type Options struct {
+	Timeouts  Timeouts
+	UserAgent string
+	// Blocked says why an address reached through a redirect or a token
+	// realm must not be dialled ("" = allowed). Default: BlockedAddr.
+	Blocked func(netip.Addr) string
+	// TLS configures connections to upstreams (e.g. a private root CA).
+	TLS *tls.Config
+}
 
-// New builds a Client with the given timeouts.
+// New builds a Client with the given timeouts and the default address policy.
 func New(t Timeouts, userAgent string) *Client {
-	dialer := &net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   t.Connect,
-		ResponseHeaderTimeout: t.Header,
-		ExpectContinueTimeout: time.Second,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		// Digests and lengths are computed on the raw bytes.
-		DisableCompression: true,
-		ForceAttemptHTTP2:  true,
+	return NewWithOptions(Options{Timeouts: t, UserAgent: userAgent})
+}
+
+// NewWithOptions builds a Client.
+func NewWithOptions(o Options) *Client {
+	t := o.Timeouts
+	if o.Blocked == nil {
+		o.Blocked = BlockedAddr
 	}
-	c := &Client{idle: t.Idle, tokens: newTokenCache(), ua: userAgent}
+	dialer := &net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}
+	g := newGuard(dialer, o.Blocked)
+	transport := func(proxy func(*http.Request) (*url.URL, error), dial func(context.Context, string, string) (net.Conn, error)) *http.Transport {
+		return &http.Transport{
+			Proxy:                 proxy,
+			DialContext:           dial,
+			TLSClientConfig:       o.TLS.Clone(),
+			TLSHandshakeTimeout:   t.Connect,
+			ResponseHeaderTimeout: t.Header,
+			ExpectContinueTimeout: time.Second,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			// Digests and lengths are computed on the raw bytes.
+			DisableCompression: true,
+			ForceAttemptHTTP2:  true,
+		}
+	}
+	c := &Client{idle: t.Idle, tokens: newTokenCache(), ua: o.UserAgent}
 	c.hc = &http.Client{
-		Transport: &authTransport{base: tr},
+		// Two pools: a connection dialled unchecked for the host a remote
+		// named is never reused for a hop that must be checked.
+		Transport: &authTransport{
+			trusted: transport(http.ProxyFromEnvironment, dialer.DialContext),
+			guarded: transport(g.proxy, g.dialContext),
+		},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 10 {
 				return errors.New("stopped after 10 redirects")
@@ -113,22 +152,29 @@ func New(t Timeouts, userAgent string) *Client {
 	return c
 }
 
-// authTransport adds credentials only when the request goes to their host, so
-// a redirect to a CDN or another host never sees them.
-type authTransport struct{ base http.RoundTripper }
+// authTransport adds credentials only when the request goes to their host
+// and the chain has not gone from https to http, so a redirect to a CDN or
+// another host never sees them; and it sends a hop to any host:port the
+// remote did not name through the checking dialer.
+type authTransport struct{ trusted, guarded http.RoundTripper }
 
 func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if cr, ok := req.Context().Value(credsKey{}).(*reqAuth); ok && cr != nil {
-		if strings.EqualFold(req.URL.Host, cr.host) {
-			req = req.Clone(req.Context())
-			if cr.bearer != "" {
-				req.Header.Set("Authorization", "Bearer "+cr.bearer)
-			} else if cr.user != "" {
-				req.SetBasicAuth(cr.user, cr.pass)
-			}
+	x, _ := req.Context().Value(exchangeKey{}).(*exchange)
+	if x == nil {
+		return a.trusted.RoundTrip(req)
+	}
+	if cr := x.auth; x.hop(req.URL) && cr != nil && strings.EqualFold(req.URL.Host, cr.host) {
+		req = req.Clone(req.Context())
+		if cr.bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+cr.bearer)
+		} else if cr.user != "" {
+			req.SetBasicAuth(cr.user, cr.pass)
 		}
 	}
-	return a.base.RoundTrip(req)
+	if x.guarded(req.URL) {
+		return a.guarded.RoundTrip(req)
+	}
+	return a.trusted.RoundTrip(req)
 }
 
 type reqAuth struct {
@@ -175,6 +221,11 @@ func (c *Client) do(ctx context.Context, r Request, bearer string) (*Response, e
 	}
 	// The body outlives this call: its context is cancelled by Close or by the idle timer.
 	rctx, cancel := context.WithCancel(ctx)
+	named, kind := r.URL, "redirect"
+	if r.remote != nil {
+		named, kind = r.remote, "token realm"
+	}
+	x := &exchange{trusted: canonicalAddr(named), allowPrivate: r.AllowPrivateRedirects}
 	if r.Auth != nil || bearer != "" {
 		ra := &reqAuth{bearer: bearer}
 		if r.Auth != nil {
@@ -183,8 +234,9 @@ func (c *Client) do(ctx context.Context, r Request, bearer string) (*Response, e
 		if ra.host == "" {
 			ra.host = r.URL.Host
 		}
-		rctx = context.WithValue(rctx, credsKey{}, ra)
+		x.auth = ra
 	}
+	rctx = context.WithValue(rctx, exchangeKey{}, x)
 	req, err := http.NewRequestWithContext(rctx, method, r.URL.String(), nil)
 	if err != nil {
 		cancel()
@@ -203,6 +255,10 @@ func (c *Client) do(ctx context.Context, r Request, bearer string) (*Response, e
 		cancel()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		var re *RefusedError
+		if errors.As(err, &re) {
+			return nil, &RefusedError{Kind: kind, Target: re.Target, Reason: re.Reason}
 		}
 		return nil, &NetworkError{Op: method + " " + hostOnly(r.URL), Err: scrubURLError(err)}
 	}

@@ -12,11 +12,13 @@ type Origin struct {
 	Client *Client
 	URL    *url.URL
 	Auth   *Credentials
+	// AllowPrivateRedirects: see Request.
+	AllowPrivateRedirects bool
 }
 
 // Fetch issues method with extra headers.
 func (o *Origin) Fetch(ctx context.Context, method string, h http.Header) (*Response, error) {
-	return o.Client.Do(ctx, Request{Method: method, URL: o.URL, Header: h, Auth: o.Auth})
+	return o.Client.Do(ctx, Request{Method: method, URL: o.URL, Header: h, Auth: o.Auth, AllowPrivateRedirects: o.AllowPrivateRedirects})
 }
 
 // CredentialsFor returns the credentials of a remote bound to its base host, or nil.
