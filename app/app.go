@@ -74,7 +74,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	eng, err := cache.New(ctx, cache.Options{
 		Meta: a.Meta, Blobs: a.Blobs, Coord: a.Coord, Metrics: a.Metrics, Log: log,
 		SpoolDir: filepath.Join(cfg.Env.DataDir, "spool"),
-		PeerURL:  cfg.Env.AdvertiseURL, PeerSecret: cfg.Env.AdminToken, Peers: a.Upstream,
+		PeerURL:  cfg.Env.AdvertiseURL, PeerSecret: cfg.Env.AdminToken, Peers: a.Upstream, MaxFills: cfg.Env.MaxFills,
 		OnCommit: func(ctx context.Context, art db.Artifact) {
 			if _, err := quota.Enforce(ctx, art.Remote); err != nil {
 				log.Warn("quota enforcement failed", "remote", art.Remote, "err", err)

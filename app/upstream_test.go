@@ -62,22 +62,6 @@ func TestRedirectNeverCarriesCredentials(t *testing.T) {
 	}
 }
 
-func TestQueryStringIsForwardedAndKeyed(t *testing.T) {
-	o := newOrigin(t)
-	o.set("/files/q.bin?v=1", []byte("one"))
-	o.set("/files/q.bin?v=2", []byte("two"))
-	in := start(t, apptest.Embedded, o)
-	for _, c := range []struct{ q, want string }{{"v=1", "one"}, {"v=2", "two"}, {"v=1", "one"}} {
-		settle(t, in)
-		if _, _, b := in.Get(t, "/api/gen/files/q.bin?"+c.q, nil); string(b) != c.want {
-			t.Fatalf("?%s → %q", c.q, b)
-		}
-	}
-	if o.count("/files/q.bin?v=1") != 1 || o.count("/files/q.bin?v=2") != 1 {
-		t.Fatal("query variants not cached separately")
-	}
-}
-
 // TestUpstreamStallIsBounded: an upstream that stops sending mid-body is cut
 // after UPSTREAM_IDLE_TIMEOUT and nothing is cached.
 func TestUpstreamStallIsBounded(t *testing.T) {

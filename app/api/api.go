@@ -182,6 +182,9 @@ func writeError(c *fiber.Ctx, err error, remote, p string) (int, error) {
 		status, msg = http.StatusGatewayTimeout, "timed out"
 	default:
 		status, msg = cache.StatusOf(err), cache.PublicMessage(err)
+		if ra := cache.RetryAfterOf(err); ra != "" {
+			c.Set(fiber.HeaderRetryAfter, ra)
+		}
 	}
 	body := fiber.Map{"error": msg}
 	if remote != "" {

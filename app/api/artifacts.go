@@ -119,6 +119,8 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	if !v.Allowed {
 		return fail(Fail(http.StatusForbidden, "path not allowed by the remote's patterns"), p)
 	}
+	// Only the remote's query_params reach the upstream and the cache key.
+	q = r.FilterQuery(q)
 	key := p
 	if q != "" {
 		key = p + "?" + q
@@ -180,7 +182,7 @@ func (h *Handler) delete(c *fiber.Ctx, r *config.Remote, p string, acc *httpserv
 		return fail(err, p)
 	}
 	key := p
-	if q := string(c.Request().URI().QueryString()); q != "" {
+	if q := r.FilterQuery(string(c.Request().URI().QueryString())); q != "" {
 		key = p + "?" + q
 	}
 	reason := "evicted"

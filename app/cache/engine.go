@@ -99,6 +99,9 @@ type Options struct {
 	Peers *upstream.Client
 	// OnCommit is called after an artifact is committed (quota enforcement).
 	OnCommit func(ctx context.Context, a db.Artifact)
+	// MaxFills caps the downloads running at once in this process; a miss
+	// beyond it is refused with 503 and Retry-After (0: no limit).
+	MaxFills int
 }
 
 // Engine serves artifacts from the cache and fills it from upstreams.

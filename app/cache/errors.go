@@ -16,6 +16,17 @@ type Error struct {
 	// Upstream is the upstream's HTTP status when the error is its answer
 	// (a surface may map it, e.g. 401/403 to the registry's DENIED).
 	Upstream int
+	// RetryAfter, when set, is sent as the Retry-After header.
+	RetryAfter string
+}
+
+// RetryAfterOf returns the Retry-After value an engine error asks for, or "".
+func RetryAfterOf(err error) string {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.RetryAfter
+	}
+	return ""
 }
 
 func (e *Error) Error() string {
@@ -26,6 +37,9 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrBusy refuses a download beyond the concurrent download cap.
+var ErrBusy = &Error{Status: http.StatusServiceUnavailable, Msg: "too many downloads in progress; retry later", RetryAfter: "5"}
 
 // Sentinel errors of local repositories.
 var (
@@ -103,6 +117,9 @@ func Transient(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) {
 		return upstream.IsNetwork(err)
+	}
+	if e == ErrBusy {
+		return true
 	}
 	if e.Upstream != 0 {
 		return e.Upstream >= 500 || e.Upstream == http.StatusTooManyRequests

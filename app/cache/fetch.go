@@ -28,6 +28,11 @@ func (e *Engine) fetch(ctx context.Context, req Request, prev *db.Artifact) (*Re
 			return nil, &Error{Status: http.StatusServiceUnavailable, Msg: "shutting down"}
 		default:
 		}
+		if e.o.MaxFills > 0 && len(e.inflight) >= e.o.MaxFills {
+			e.mu.Unlock()
+			e.o.Metrics.FillsRefused.Inc()
+			return nil, ErrBusy
+		}
 		f = newFill(key, req, prev)
 		f.refs = 2 // the leader's and this caller's
 		e.inflight[key] = f

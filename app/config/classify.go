@@ -225,3 +225,35 @@ func (r *Remote) UpstreamURL(p, rawQuery string) (*url.URL, error) {
 	}
 	return &u, nil
 }
+
+// credentialParam reports a query parameter name that usually carries a
+// secret (tokens, signatures, keys).
+func credentialParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"token", "secret", "password", "passwd", "signature", "sig", "credential", "auth", "key", "session"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// FilterQuery keeps the parameters of a clean raw query that the remote
+// passes on (query_params), in a stable order; everything else is dropped.
+// The result is both the upstream query and the cache key's query.
+func (r *Remote) FilterQuery(raw string) string {
+	if raw == "" || len(r.QueryParams) == 0 {
+		return ""
+	}
+	vals, err := url.ParseQuery(raw)
+	if err != nil {
+		return ""
+	}
+	kept := url.Values{}
+	for _, name := range r.QueryParams {
+		if v, ok := vals[name]; ok {
+			kept[name] = v
+		}
+	}
+	return kept.Encode() // sorted by name: one key per meaning
+}

@@ -50,6 +50,7 @@ var EnvVars = []EnvVar{
 	{Name: "AUTH_FAILURES_PER_MINUTE", Default: "20", Help: "wrong admin tokens and dashboard sign-ins accepted per client address and minute, then 429 (0: no limit)"},
 	{Name: "MAX_UPLOAD_SIZE", Help: "largest accepted upload to a local repository (e.g. 5GiB); unlimited when unset"},
 	{Name: "JOB_CONCURRENCY", Default: "4", Help: "batch cache job downloads running at once per remote"},
+	{Name: "MAX_CONCURRENT_FILLS", Default: "256", Help: "upstream downloads running at once in this replica; beyond it a miss gets 503 with Retry-After (0: no limit)"},
 	{Name: "JOB_RETENTION", Default: "720h", Help: "finished batch jobs are deleted this long after they ended (0: kept forever)"},
 }
 
@@ -89,6 +90,7 @@ type Env struct {
 	ShutdownTimeout time.Duration
 	MaxUploadSize   int64
 	JobConcurrency  int
+	MaxFills        int // MAX_CONCURRENT_FILLS; 0: no limit
 	JobRetention    time.Duration
 }
 
@@ -182,6 +184,12 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		probs = append(probs, fmt.Sprintf("JOB_CONCURRENCY: %q is not a positive integer", jc))
 	} else {
 		e.JobConcurrency = n
+	}
+	mf := get("MAX_CONCURRENT_FILLS", "256")
+	if n, err := strconv.Atoi(mf); err != nil || n < 0 {
+		probs = append(probs, fmt.Sprintf("MAX_CONCURRENT_FILLS: %q is not a whole number (0: no limit)", mf))
+	} else {
+		e.MaxFills = n
 	}
 	af := get("AUTH_FAILURES_PER_MINUTE", "20")
 	if n, err := strconv.Atoi(af); err != nil || n < 0 {
@@ -300,7 +308,7 @@ func (c *Config) Redacted(backends map[string]string) map[string]any {
 		"minio_bucket": e.MinIOBucket, "minio_endpoint": e.MinIOEndpoint, "minio_secure": e.MinIOSecure,
 		"log_format": e.LogFormat, "upstream_connect_timeout": e.ConnectTimeout.String(),
 		"upstream_header_timeout": e.HeaderTimeout.String(), "upstream_idle_timeout": e.IdleTimeout.String(),
-		"shutdown_timeout": e.ShutdownTimeout.String(), "max_upload_size": e.MaxUploadSize, "job_concurrency": e.JobConcurrency, "job_retention": e.JobRetention.String(),
+		"shutdown_timeout": e.ShutdownTimeout.String(), "max_upload_size": e.MaxUploadSize, "job_concurrency": e.JobConcurrency, "max_concurrent_fills": e.MaxFills, "job_retention": e.JobRetention.String(),
 		"admin_token": "REDACTED",
 	}
 	if e.MinIOSecretKey != "" {

@@ -62,8 +62,12 @@ type Remote struct {
 	// loopback, private, link-local, CGNAT and metadata addresses (internal
 	// mirrors whose CDN or token service is on the private network).
 	AllowPrivateRedirects bool   `yaml:"allow_private_redirects" json:"allow_private_redirects"`
-	Username              string `yaml:"username" json:"username,omitempty"`
-	Password              string `yaml:"password" json:"-"`
+	// QueryParams lists the query parameters passed to the upstream and kept
+	// in the cache key; every other parameter is dropped (default: all), so
+	// "?x=1", "?x=2"… cannot each store a copy, and no query token is stored.
+	QueryParams []string `yaml:"query_params" json:"query_params"`
+	Username    string   `yaml:"username" json:"username,omitempty"`
+	Password    string   `yaml:"password" json:"-"`
 	// RegistryHost is the registry a docker remote mirrors ("docker.io"),
 	// matched against containerd's ?ns= parameter. Derived from base_url when empty.
 	RegistryHost string `yaml:"registry_host" json:"registry_host,omitempty"`
@@ -287,6 +291,14 @@ func (r *Remote) validate() []string {
 	}
 	if r.Password != "" && r.Username == "" {
 		bad("password", "set without username")
+	}
+	for _, q := range r.QueryParams {
+		switch {
+		case q == "" || strings.ContainsAny(q, "&=#? "):
+			bad("query_params", "%q is not a query parameter name", q)
+		case credentialParam(q):
+			bad("query_params", "%q looks like a credential: it would be stored in cache keys and listings; use username/password", q)
+		}
 	}
 	c, cprobs := compile(r)
 	for _, p := range cprobs {

@@ -130,5 +130,8 @@ func writeError(c *fiber.Ctx, e *Error) error {
 	if e.Code == CodeUnsupported && e.Status == http.StatusMethodNotAllowed {
 		c.Set(fiber.HeaderAllow, "GET, HEAD")
 	}
+	if ra := cache.RetryAfterOf(e.Err); ra != "" {
+		c.Set(fiber.HeaderRetryAfter, ra)
+	}
 	return c.Status(e.Status).JSON(fiber.Map{"errors": []wireError{{Code: e.Code, Message: e.Message, Detail: detail}}})
 }
