@@ -34,20 +34,21 @@ generate:
 	go tool templ generate
 
 check-generate:
-	@if [ -d views ] && ls views/*.templ >/dev/null 2>&1; then \
-	  go tool templ generate >/dev/null && git diff --exit-code -- views || { echo "generated templ files are stale: run make generate and commit"; exit 1; }; fi
+	@ls views/*.templ >/dev/null 2>&1 || { echo "views/*.templ missing" >&2; exit 1; }
+	@go tool templ generate >/dev/null && git diff --exit-code -- views || { echo "generated templ files are stale: run make generate and commit"; exit 1; }
 
-## test: every test — unit, integration on both backends, real clients, browser
-test: deps check-generate test-go test-e2e
+## test: every test — lint, unit, integration on both backends under the race detector, real clients, browser
+test: deps lint check-generate test-go test-e2e
 
 test-go:
-	scripts/with-services.sh go test -count=1 -timeout 30m ./...
+	scripts/with-services.sh go test -race -count=1 -timeout 40m ./...
 
 test-e2e:
-	@if [ -f e2e/package.json ]; then scripts/with-services.sh scripts/e2e.sh; fi
+	@test -f e2e/package.json || { echo "e2e/package.json missing: the browser suite cannot run" >&2; exit 1; }
+	scripts/with-services.sh scripts/e2e.sh
 
 lint:
-	gofmt -l . | tee /dev/stderr | (! read)
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
 	go vet ./...
 
 ## bench: artifactapi vs nginx proxy_cache, then the registry mirror vs direct pulls (results in bench/out/)

@@ -61,7 +61,7 @@ type Remote struct {
 	// AllowPrivateRedirects lets redirects and Bearer token realms lead to
 	// loopback, private, link-local, CGNAT and metadata addresses (internal
 	// mirrors whose CDN or token service is on the private network).
-	AllowPrivateRedirects bool   `yaml:"allow_private_redirects" json:"allow_private_redirects"`
+	AllowPrivateRedirects bool `yaml:"allow_private_redirects" json:"allow_private_redirects"`
 	// QueryParams lists the query parameters passed to the upstream and kept
 	// in the cache key; every other parameter is dropped (default: all), so
 	// "?x=1", "?x=2"… cannot each store a copy, and no query token is stored.
