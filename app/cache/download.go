@@ -186,11 +186,12 @@ func (e *Engine) finish(ctx context.Context, f *fill, sp *spooling, commit bool)
 	art := sp.art
 	art.Size, art.SHA256 = sp.total, sum
 	art.ExpiresAt = e.expiry(req.Remote, req.Verdict.Kind)
-	f.update(func() { f.art, f.sized, f.verified = art, true, true })
+	f.update(func() { f.art, f.sized, f.verified, f.relayed = art, true, true, !commit })
 	if !commit {
 		return "relayed"
 	}
 	if err := e.commit(ctx, f, art); err != nil {
+		f.update(func() { f.commitErr = err })
 		e.o.Metrics.Errors.WithLabelValues("storage").Inc()
 		e.o.Log.Error("commit failed; artifact not cached", "remote", req.Remote.Name, "path", req.Path, "err", err)
 		return "commit_failed"
@@ -243,6 +244,7 @@ func (e *Engine) commit(ctx context.Context, f *fill, a db.Artifact) error {
 	if err := e.o.Meta.PutArtifact(ctx, a); err != nil {
 		return fmt.Errorf("record metadata: %w", err)
 	}
+	f.update(func() { f.committed = &a })
 	e.memo.del(f.key)
 	e.invalidate(ctx, a.Remote, a.Path)
 	e.afterCommit(ctx, a)

@@ -201,6 +201,9 @@ type Result struct {
 	// blobs is where a cache hit's body is read (Artifact.StorageKey);
 	// other results read through open.
 	blobs blob.Store
+	// fill is the download a streaming result reads; engine waits on it.
+	fill   *fill
+	engine *Engine
 }
 
 // Open returns the body from off for length bytes (length < 0: to the end).

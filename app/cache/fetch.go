@@ -78,12 +78,13 @@ func (e *Engine) fetch(ctx context.Context, req Request, prev *db.Artifact) (*Re
 		return e.hit(a, stale), nil
 	}
 	res := streamResult(f, art, sized)
+	res.engine = e
 	return res, nil
 }
 
 // streamResult reads f's spool; it owns one reference to f.
 func streamResult(f *fill, art db.Artifact, sized bool) *Result {
-	res := &Result{Source: "remote", Artifact: art, SizeKnown: sized}
+	res := &Result{Source: "remote", Artifact: art, SizeKnown: sized, fill: f}
 	var releaseOnce sync.Once
 	res.release = func() { releaseOnce.Do(f.unref) }
 	res.open = func(ctx context.Context, off, length int64) (io.ReadCloser, error) {

@@ -34,6 +34,11 @@ type fill struct {
 	done    bool // the leader has finished (readers may still run)
 	refs    int
 	adopted bool // the spool file now belongs to the blob store
+	// committed is the entry this process committed; commitErr why it could
+	// not; relayed marks a body relayed from the replica that commits it.
+	committed *db.Artifact
+	commitErr error
+	relayed   bool
 }
 
 func newFill(key string, req Request, prev *db.Artifact) *fill {

@@ -38,8 +38,6 @@ type Store interface {
 // Engine fetches artifacts; *cache.Engine implements it.
 type Engine interface {
 	Get(ctx context.Context, req cache.Request) (*cache.Result, error)
-	// Filling reports whether a download of the artifact is running in any replica.
-	Filling(ctx context.Context, remote, path string) bool
 }
 
 // Options configures a Manager.

@@ -19,10 +19,6 @@ import (
 	"artifactapi/db"
 )
 
-// commitWait bounds how long a worker waits, after reading a download to
-// its end, for the engine to commit it.
-const commitWait = 5 * time.Minute
-
 // ReasonDenied is the reason of an item refused by the remote's patterns.
 const ReasonDenied = "path not allowed by the remote's patterns"
 
@@ -206,12 +202,15 @@ func (m *Manager) fetch(ctx context.Context, it db.JobItem, r *config.Remote, v 
 		}
 		return failed(reason(err)), cache.Transient(err)
 	}
-	a, err := m.awaitCommit(ctx, r.Name, it.Path, sum)
+	a, err := res.Committed(ctx)
+	if err == nil && a.SHA256 != sum {
+		err = errors.New("the cached artifact differs from the download")
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return outcome{}, false
 		}
-		return failed(err.Error()), false
+		return failed(reason(err)), cache.Transient(err)
 	}
 	return m.pinned(ctx, it, a, outcome{state: db.ItemCached, done: n, total: n}), false
 }
@@ -230,32 +229,6 @@ func (m *Manager) read(ctx context.Context, res *cache.Result, prog *progress) (
 	h := sha256.New()
 	n, err = io.Copy(io.MultiWriter(h, prog), rc)
 	return hex.EncodeToString(h.Sum(nil)), n, err
-}
-
-// awaitCommit waits until the metadata store holds the downloaded content
-// (sha256 sum): the engine commits after the body is verified, possibly in
-// another replica when this one relayed its download.
-func (m *Manager) awaitCommit(ctx context.Context, remote, path, sum string) (db.Artifact, error) {
-	deadline := time.Now().Add(commitWait)
-	wait := 10 * time.Millisecond
-	ended := false // no download of the artifact ran at the previous check
-	for {
-		a, err := m.store.GetArtifact(ctx, remote, path)
-		if err == nil && a.SHA256 == sum {
-			return a, nil
-		}
-		// A commit not seen after the download ended (checked once more) failed.
-		if ended || time.Now().After(deadline) {
-			return a, errors.New("the download was not committed to the cache")
-		}
-		ended = !m.o.Engine.Filling(ctx, remote, path)
-		select {
-		case <-ctx.Done():
-			return a, ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Second)
-	}
 }
 
 // pinned marks the artifact pinned when the job asks for it (a download
