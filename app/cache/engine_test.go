@@ -57,6 +57,13 @@ func (brokenCoord) Close() error                                             { r
 
 func newEngine(t *testing.T, c coord.Coordinator) (*cache.Engine, *metrics.Metrics) {
 	t.Helper()
+	e, m, _ := newEngineMeta(t, c)
+	return e, m
+}
+
+// newEngineMeta is newEngine that also returns the metadata store.
+func newEngineMeta(t *testing.T, c coord.Coordinator) (*cache.Engine, *metrics.Metrics, db.Store) {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	meta, err := db.OpenSQLite(ctx, filepath.Join(dir, "meta.db"))
@@ -74,7 +81,7 @@ func newEngine(t *testing.T, c coord.Coordinator) (*cache.Engine, *metrics.Metri
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close(context.Background()) })
-	return e, m
+	return e, m, meta
 }
 
 func remote(t *testing.T) *config.Remote {

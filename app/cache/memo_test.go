@@ -1,0 +1,93 @@
+package cache_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"artifactapi/app/cache"
+	"artifactapi/app/coord"
+	"artifactapi/app/testenv"
+)
+
+// mutableCoord is an in-process coordinator whose subscriptions can be made
+// to stop delivering without any error, like a Redis subscription lost
+// between two reconnects.
+type mutableCoord struct {
+	*coord.Local
+	mute atomic.Bool
+}
+
+type mutedSub struct {
+	coord.Subscription
+	out  chan string
+	done chan struct{}
+}
+
+func (s *mutedSub) C() <-chan string { return s.out }
+func (s *mutedSub) Close() error {
+	err := s.Subscription.Close()
+	<-s.done
+	return err
+}
+
+func (c *mutableCoord) Subscribe(ctx context.Context, topic string) (coord.Subscription, error) {
+	sub, err := c.Local.Subscribe(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	s := &mutedSub{Subscription: sub, out: make(chan string, 64), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		defer close(s.out)
+		for m := range sub.C() {
+			if !c.mute.Load() {
+				s.out <- m
+			}
+		}
+	}()
+	return s, nil
+}
+
+// TestMemoDistrustedWhileNoticesCannotArrive: metadata remembered in memory
+// is used only while the replica provably receives invalidations; when its
+// subscription silently stops delivering, a change made by another replica
+// (without any notice reaching this one) is seen on the next request.
+func TestMemoDistrustedWhileNoticesCannotArrive(t *testing.T) {
+	c := &mutableCoord{Local: coord.NewLocal()}
+	e, m, meta := newEngineMeta(t, c)
+	r := remote(t)
+	o := &countingOrigin{body: []byte("bytes of the artifact")}
+	req := cache.Request{Remote: r, Path: "a/file.bin", Verdict: r.Classify("a/file.bin"), Origin: o, Method: "GET"}
+	readAll(t, e, req)
+	testenv.Eventually(t, 5*time.Second, "commit", func() bool { return e.InFlight() == 0 })
+	testenv.Eventually(t, 5*time.Second, "memo trusted", func() bool { return testutil.ToFloat64(m.MetadataTrusted) == 1 })
+	res, _ := readAll(t, e, req)
+	if res.Source != "cache" {
+		t.Fatalf("second GET: %s", res.Source)
+	}
+
+	// Another replica changes the entry; its notice never arrives here.
+	c.mute.Store(true)
+	changed := res.Artifact
+	changed.ContentType = "application/x-changed-elsewhere"
+	if err := meta.PutArtifact(context.Background(), changed); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "memo distrusted once probes stop", func() bool {
+		return testutil.ToFloat64(m.MetadataTrusted) == 0
+	})
+	if res, _ := readAll(t, e, req); res.Artifact.ContentType != changed.ContentType {
+		t.Fatalf("served remembered metadata (%q) while invalidations could not arrive", res.Artifact.ContentType)
+	}
+	c.mute.Store(false)
+	testenv.Eventually(t, 10*time.Second, "memo trusted again once probes flow", func() bool {
+		return testutil.ToFloat64(m.MetadataTrusted) == 1
+	})
+	if o.calls.Load() != 1 {
+		t.Fatalf("origin fetched %d times", o.calls.Load())
+	}
+}
