@@ -5,7 +5,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 TEMPL_VERSION := v0.3.1100
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: run build test test-go test-e2e deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
+.PHONY: run build test test-go test-e2e fuzz deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
 
 ## run: the embedded default (SQLite + filesystem + in-process), sample remotes.yaml, :8000
 run:
@@ -38,10 +38,26 @@ check-generate:
 	  go tool templ generate >/dev/null && git diff --exit-code -- views || { echo "generated templ files are stale: run make generate and commit"; exit 1; }; fi
 
 ## test: every test — unit, integration on both backends, real clients, browser
-test: deps check-generate test-go test-e2e
+test: deps check-generate fuzz test-go test-e2e
 
 test-go:
 	scripts/with-services.sh go test -count=1 -timeout 30m ./...
+
+## fuzz: every Go fuzz target for FUZZTIME (seed corpora in testdata/fuzz/<FuzzName>/); a failure
+## leaves its input in testdata/fuzz/<FuzzName>/: commit it with the fix.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./app/config:FuzzCleanPath ./app/config:FuzzParseRemotes \
+	./app/oci:FuzzSplitPath ./app/oci:FuzzParseReference \
+	./app/httpserve:FuzzParseRange ./app/httpserve:FuzzNotModified ./app/httpserve:FuzzAttachment
+
+fuzz:
+	@listed=$$(for t in $(FUZZ_TARGETS); do echo $${t##*:}; done | sort); \
+	found=$$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' --exclude-dir=node_modules --exclude-dir=.git . | sed 's/^func //' | sort); \
+	[ "$$listed" = "$$found" ] || { echo "FUZZ_TARGETS does not list every func Fuzz…: listed [$$listed] found [$$found]"; exit 1; }
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t%%:*} $${t##*:} ($(FUZZTIME))"; \
+	  go test -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime=$(FUZZTIME) -parallel 2 "$${t%%:*}"; done
 
 test-e2e:
 	@if [ -f e2e/package.json ]; then scripts/with-services.sh scripts/e2e.sh; fi
