@@ -40,9 +40,18 @@ type Access struct {
 	once          sync.Once
 }
 
-// Finish writes the log line and the metrics (once).
+// Finish writes the log line and the metrics (once). A failure that is not
+// the client's (a 5xx, or the upstream failing, even after the first byte)
+// also gets a WARN line of its own, so it is not only an INFO access line.
 func (a *Access) Finish(bytes int64, err error) {
 	a.once.Do(func() {
+		if err != nil && (a.Status >= 500 || cache.IsUpstream(err)) {
+			msg := "request failed"
+			if cache.IsUpstream(err) {
+				msg = "upstream fetch failed"
+			}
+			a.Log.Warn(msg, "remote", a.Remote, "path", a.Path, "method", a.Method, "status", a.Status, "err", err)
+		}
 		hit := "Cache MISS"
 		if a.Source == "cache" {
 			hit = "Cache HIT"
