@@ -5,7 +5,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 TEMPL_VERSION := v0.3.1100
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: run build test test-go test-e2e deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
+.PHONY: run build test test-go test-e2e fuzz deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
 
 ## run: the embedded default (SQLite + filesystem + in-process), sample remotes.yaml, :8000
 run:
@@ -37,11 +37,27 @@ check-generate:
 	@ls views/*.templ >/dev/null 2>&1 || { echo "views/*.templ missing" >&2; exit 1; }
 	@go tool templ generate >/dev/null && git diff --exit-code -- views || { echo "generated templ files are stale: run make generate and commit"; exit 1; }
 
-## test: every test — lint, unit, integration on both backends under the race detector, real clients, browser
-test: deps lint check-generate test-go test-e2e
+## test: every test — lint, fuzzing, unit, integration on both backends under the race detector, real clients, browser
+test: deps lint check-generate fuzz test-go test-e2e
 
 test-go:
 	scripts/with-services.sh go test -race -count=1 -timeout 40m ./...
+
+## fuzz: every Go fuzz target for FUZZTIME (seed corpora in testdata/fuzz/<FuzzName>/); a failure
+## leaves its input in testdata/fuzz/<FuzzName>/: commit it with the fix.
+FUZZTIME ?= 5s
+FUZZ_TARGETS := \
+	./app/config:FuzzCleanPath ./app/config:FuzzParseRemotes \
+	./app/oci:FuzzSplitPath ./app/oci:FuzzParseReference \
+	./app/httpserve:FuzzParseRange ./app/httpserve:FuzzNotModified ./app/httpserve:FuzzAttachment
+
+fuzz:
+	@listed=$$(for t in $(FUZZ_TARGETS); do echo $${t##*:}; done | sort); \
+	found=$$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' --exclude-dir=node_modules --exclude-dir=.git . | sed 's/^func //' | sort); \
+	[ "$$listed" = "$$found" ] || { echo "FUZZ_TARGETS does not list every func Fuzz…: listed [$$listed] found [$$found]"; exit 1; }
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t%%:*} $${t##*:} ($(FUZZTIME))"; \
+	  go test -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime=$(FUZZTIME) -parallel 2 "$${t%%:*}"; done
 
 test-e2e:
 	@test -f e2e/package.json || { echo "e2e/package.json missing: the browser suite cannot run" >&2; exit 1; }

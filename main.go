@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,18 +17,96 @@ import (
 	"artifactapi/app/logx"
 )
 
-func usage() {
-	w := flag.CommandLine.Output()
-	fmt.Fprintf(w, `artifactapi — caching artifact proxy and Docker registry mirror
+func main() {
+	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the flags every command accepts, before or after its name.
+type options struct {
+	listen, remotes string
+}
+
+func newFlags(name string, o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors and usage are printed by cli
+	fs.StringVar(&o.listen, "listen", "", "listen address (overrides LISTEN_ADDR/PORT)")
+	fs.StringVar(&o.remotes, "config", "", "remotes file (overrides REMOTES_CONFIG)")
+	return fs
+}
+
+// cli runs the command named by args and returns the exit status:
+// 0 success (and help), 1 failure, 2 a usage error.
+func cli(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := newFlags("artifactapi", &o)
+	bad := func(err error) int {
+		fmt.Fprintf(stderr, "artifactapi: %v\n\n", err)
+		usage(stderr, fs)
+		return 2
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout, fs)
+			return 0
+		}
+		return bad(err)
+	}
+	cmd := fs.Arg(0)
+	var rest []string
+	if fs.NArg() > 0 {
+		// Flags may follow the command too: "serve --listen :9000", "check-config --help".
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				usage(stdout, fs)
+				return 0
+			}
+			return bad(err)
+		}
+		rest = fs.Args()
+	}
+	if o.listen != "" {
+		os.Setenv("LISTEN_ADDR", o.listen)
+	}
+	if o.remotes != "" {
+		os.Setenv("REMOTES_CONFIG", o.remotes)
+	}
+	switch cmd {
+	case "help":
+		usage(stdout, fs)
+		return 0
+	case "check-config":
+		if len(rest) > 1 {
+			return bad(fmt.Errorf("check-config takes one file, got %q", rest))
+		}
+		file := ""
+		if len(rest) == 1 {
+			file = rest[0]
+		}
+		return checkConfig(file, stdout, stderr)
+	case "", "serve", "migrate":
+		if len(rest) > 0 {
+			return bad(fmt.Errorf("unexpected argument %q", rest[0]))
+		}
+		return run(cmd == "migrate", stderr)
+	}
+	return bad(fmt.Errorf("unknown command %q", cmd))
+}
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `artifactapi — caching artifact proxy and Docker registry mirror
 
 Usage:
-  artifactapi [flags]               serve (default)
-  artifactapi check-config [FILE]   validate a remotes file (default: $REMOTES_CONFIG or remotes.yaml)
-  artifactapi migrate               apply database migrations and exit
+  artifactapi [flags] [serve]            serve (default)
+  artifactapi check-config [FILE]        validate a remotes file and exit: 0 valid, 1 invalid or unreadable
+                                         (FILE defaults to --config, $REMOTES_CONFIG or remotes.yaml)
+  artifactapi [flags] migrate            apply database migrations and exit
+  artifactapi help                       this text (also -h, --help after any command)
 
-Flags:
+Flags (before or after the command):
 `)
-	flag.PrintDefaults()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 	fmt.Fprintf(w, "\nEnvironment:\n")
 	for _, v := range config.EnvVars {
 		def := ""
@@ -36,38 +115,13 @@ Flags:
 		}
 		sec := ""
 		if v.Secret {
-			sec = " [secret: never logged or shown]"
+			sec = " [secret: a value you set is never logged or shown]"
 		}
 		fmt.Fprintf(w, "  %-26s %s%s%s\n", v.Name, v.Help, def, sec)
 	}
 }
 
-func main() {
-	flag.Usage = usage
-	listen := flag.String("listen", "", "listen address (overrides LISTEN_ADDR/PORT)")
-	remotes := flag.String("config", "", "remotes file (overrides REMOTES_CONFIG)")
-	flag.Parse()
-	if *listen != "" {
-		os.Setenv("LISTEN_ADDR", *listen)
-	}
-	if *remotes != "" {
-		os.Setenv("REMOTES_CONFIG", *remotes)
-	}
-	switch flag.Arg(0) {
-	case "check-config":
-		os.Exit(checkConfig(flag.Arg(1)))
-	case "migrate":
-		os.Exit(run(true))
-	case "", "serve":
-		os.Exit(run(false))
-	default:
-		fmt.Fprintf(os.Stderr, "unknown command %q\n\n", flag.Arg(0))
-		usage()
-		os.Exit(2)
-	}
-}
-
-func checkConfig(file string) int {
+func checkConfig(file string, stdout, stderr io.Writer) int {
 	if file == "" {
 		file = os.Getenv("REMOTES_CONFIG")
 	}
@@ -76,21 +130,21 @@ func checkConfig(file string) int {
 	}
 	f, err := config.LoadRemotesFile(file)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Printf("%s: OK, %d remotes (%s)\n", file, len(f.Remotes), strings.Join(f.Names(), ", "))
+	fmt.Fprintf(stdout, "%s: OK, %d remotes (%s)\n", file, len(f.Remotes), strings.Join(f.Names(), ", "))
 	return 0
 }
 
-func run(migrateOnly bool) int {
+func run(migrateOnly bool, stderr io.Writer) int {
 	cfg, err := config.Load()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	// Lines are batched on their way to stderr and flushed on every return.
-	out := logx.NewWriter(os.Stderr)
+	out := logx.NewWriter(stderr)
 	defer out.Close()
 	log := logx.New(out, cfg.Env.LogFormat, cfg.Env.LogLevel, cfg.Secrets())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

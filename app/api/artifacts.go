@@ -171,11 +171,21 @@ func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.A
 	acc.Source = "upload"
 	acc.Finish(a.Size, nil)
 	c.Set("Location", "/api/"+r.Name+"/"+p)
-	return c.Status(http.StatusCreated).JSON(fiber.Map{
+	answer := fiber.Map{
 		"remote": r.Name, "path": p, "size": a.Size, "sha256": a.SHA256,
 		"content_type": a.ContentType, "url": "/api/" + r.Name + "/" + p,
-	})
+	}
+	if a.Size == 0 {
+		// Usually a mistake: curl sends an empty body (and sha256sum prints
+		// the empty file's digest, or nothing) when the file does not exist.
+		answer["warning"] = emptyUploadWarning
+	}
+	return c.Status(http.StatusCreated).JSON(answer)
 }
+
+// emptyUploadWarning is the "warning" of an answer to an empty upload: it is
+// stored, as asked, but rarely what was meant.
+const emptyUploadWarning = "the upload was empty (0 bytes, sha256 e3b0c442…): stored, but check that the file you sent exists and is not empty"
 
 func (h *Handler) delete(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) error {
 	if err := h.d.Admin.Require(c); err != nil {

@@ -79,6 +79,10 @@ func PublicMessage(err error) string {
 }
 
 func upstreamErr(err error) error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return err // already says what failed: wrapping it again doubles the message
+	}
 	if upstream.IsNetwork(err) {
 		return &Error{Status: http.StatusBadGateway, Msg: "upstream unreachable", Err: err}
 	}
@@ -108,6 +112,18 @@ func statusErr(status int) error {
 		e.Msg = fmt.Sprintf("upstream error (HTTP %d)", status)
 	}
 	return e
+}
+
+// IsUpstream reports whether err is a failure of the upstream (unreachable,
+// a 5xx or 429 answer, refused credentials, a body cut short) rather than
+// this server's or the client's. An upstream 404 is an answer, not a failure.
+func IsUpstream(err error) bool {
+	if upstream.IsNetwork(err) {
+		return true
+	}
+	var e *Error
+	return errors.As(err, &e) && (e.Status == http.StatusBadGateway || e.Status == http.StatusGatewayTimeout ||
+		e.Upstream == http.StatusTooManyRequests || e.Upstream >= 500)
 }
 
 // Transient reports whether err is an upstream failure that may pass on its

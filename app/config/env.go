@@ -38,7 +38,7 @@ var EnvVars = []EnvVar{
 	{Name: "MINIO_BUCKET", Default: "artifacts", Help: "S3 bucket (created when missing)"},
 	{Name: "MINIO_SECURE", Default: "false", Help: "use HTTPS for S3"},
 	{Name: "MINIO_REGION", Help: "S3 region"},
-	{Name: "ADMIN_TOKEN", Help: "admin credential (Bearer, or Basic with any user); random and logged once when unset", Secret: true},
+	{Name: "ADMIN_TOKEN", Help: "admin credential (Bearer, or Basic with any user); when unset, a random one is generated for the run and printed once in the startup log", Secret: true},
 	{Name: "LOG_FORMAT", Default: "text", Help: "text or json"},
 	{Name: "LOG_LEVEL", Default: "info", Help: "debug, info, warn or error"},
 	{Name: "UPSTREAM_CONNECT_TIMEOUT", Default: "10s", Help: "upstream TCP+TLS connect timeout"},

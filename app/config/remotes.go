@@ -120,79 +120,6 @@ func ParseRemotes(name string, b []byte) (*File, error) {
 	return &f, nil
 }
 
-// yamlProblems splits a decode error into one problem per field, each
-// naming the remote whose definition holds the offending line.
-func yamlProblems(b []byte, err error) []string {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return []string{yamlProblem(err)}
-	}
-	owner := remoteAtLine(b)
-	probs := make([]string, 0, len(te.Errors))
-	for _, e := range te.Errors {
-		msg := yamlProblem(errors.New(e))
-		var line int
-		if _, err := fmt.Sscanf(e, "line %d:", &line); err == nil && owner(line) != "" {
-			msg = fmt.Sprintf("remote %q: %s", owner(line), msg)
-		}
-		probs = append(probs, msg)
-	}
-	return probs
-}
-
-// remoteAtLine maps a line of a remotes file to the remote defined there.
-func remoteAtLine(b []byte) func(line int) string {
-	type span struct {
-		name     string
-		from, to int
-	}
-	var spans []span
-	var doc yaml.Node
-	if yaml.Unmarshal(b, &doc) == nil && len(doc.Content) == 1 {
-		top := doc.Content[0].Content
-		for i := 0; i+1 < len(top); i += 2 {
-			if top[i].Value != "remotes" {
-				continue
-			}
-			rs := top[i+1].Content
-			for j := 0; j+1 < len(rs); j += 2 {
-				spans = append(spans, span{rs[j].Value, rs[j].Line, lastLine(rs[j+1])})
-			}
-		}
-	}
-	return func(line int) string {
-		for _, s := range spans {
-			if line >= s.from && line <= s.to {
-				return s.name
-			}
-		}
-		return ""
-	}
-}
-
-func lastLine(n *yaml.Node) int {
-	l := n.Line
-	for _, c := range n.Content {
-		l = max(l, lastLine(c))
-	}
-	return l
-}
-
-func yamlProblem(err error) string {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	if strings.Contains(msg, "not found in type config.Remote") {
-		msg = strings.ReplaceAll(msg, "not found in type config.Remote", "is not a known remote key")
-	}
-	if strings.Contains(msg, "not found in type config.CacheSettings") {
-		msg = strings.ReplaceAll(msg, "not found in type config.CacheSettings", "is not a known cache key (immutable_ttl, mutable_ttl, max_size)")
-	}
-	if strings.Contains(msg, "not found in type config.File") {
-		msg = strings.ReplaceAll(msg, "not found in type config.File", "is not a known top-level key (remotes, default_docker_remote)")
-	}
-	return msg
-}
-
 // Names returns the remote names in sorted order.
 func (f *File) Names() []string {
 	names := make([]string, 0, len(f.Remotes))
@@ -270,18 +197,18 @@ func (r *Remote) validate() []string {
 	if r.Type == TypeLocal && r.AllowPrivateRedirects {
 		bad("allow_private_redirects", "only for remotes of type \"remote\" (a local repository follows no redirects)")
 	}
-	ttl := func(key string, v *int64, def int64) int64 {
+	ttl := func(key string, v *int64, def int64, zero string) int64 {
 		if v == nil {
 			return def
 		}
 		if *v < 0 {
-			bad(key, "must be >= 0 seconds (0 means never expires), got %d", *v)
+			bad(key, "must be >= 0 seconds (0 %s), got %d", zero, *v)
 		}
 		return *v
 	}
-	r.immTTL = ttl("cache.immutable_ttl", r.Cache.ImmutableTTL, DefaultImmutableTTL)
-	r.mutTTL = ttl("cache.mutable_ttl", r.Cache.MutableTTL, DefaultMutableTTL)
-	r.negTTL = ttl("negative_ttl", r.NegativeTTL, DefaultNegativeTTL)
+	r.immTTL = ttl("cache.immutable_ttl", r.Cache.ImmutableTTL, DefaultImmutableTTL, "means never expires")
+	r.mutTTL = ttl("cache.mutable_ttl", r.Cache.MutableTTL, DefaultMutableTTL, "means never expires")
+	r.negTTL = ttl("negative_ttl", r.NegativeTTL, DefaultNegativeTTL, "turns the negative cache off")
 	if r.Cache.MaxSize != "" {
 		n, err := ParseSize(r.Cache.MaxSize)
 		if err != nil || n <= 0 {
@@ -345,7 +272,8 @@ func (r *Remote) ImmutableTTL() int64 { return r.immTTL }
 // MutableTTL returns the effective mutable TTL in seconds (0 = never).
 func (r *Remote) MutableTTL() int64 { return r.mutTTL }
 
-// NegativeTTLSeconds returns how long an upstream 404 is remembered.
+// NegativeTTLSeconds returns how long an upstream 404 is remembered
+// (0: not at all, every request asks the upstream again).
 func (r *Remote) NegativeTTLSeconds() int64 { return r.negTTL }
 
 // MaxSizeBytes returns the cache.max_size in bytes (0 = unlimited).

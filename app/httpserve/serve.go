@@ -8,11 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -43,9 +40,18 @@ type Access struct {
 	once          sync.Once
 }
 
-// Finish writes the log line and the metrics (once).
+// Finish writes the log line and the metrics (once). A failure that is not
+// the client's (a 5xx, or the upstream failing, even after the first byte)
+// also gets a WARN line of its own, so it is not only an INFO access line.
 func (a *Access) Finish(bytes int64, err error) {
 	a.once.Do(func() {
+		if err != nil && (a.Status >= 500 || cache.IsUpstream(err)) {
+			msg := "request failed"
+			if cache.IsUpstream(err) {
+				msg = "upstream fetch failed"
+			}
+			a.Log.Warn(msg, "remote", a.Remote, "path", a.Path, "method", a.Method, "status", a.Status, "err", err)
+		}
 		hit := "Cache MISS"
 		if a.Source == "cache" {
 			hit = "Cache HIT"
@@ -121,7 +127,7 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	if res.SizeKnown {
 		set(h, hdrAcceptRanges, "bytes")
 	}
-	if notModified(c, etag, lm) {
+	if notModified(c.Get("If-None-Match"), c.Get("If-Modified-Since"), etag, lm) {
 		c.Status(http.StatusNotModified)
 		acc.Status = http.StatusNotModified
 		acc.Finish(0, nil)
@@ -131,7 +137,7 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	if !res.SizeKnown {
 		size = -1
 	}
-	off, length, status, ok := parseRange(c, size, etag, lm)
+	off, length, status, ok := parseRange(c.Get("Range"), c.Get("If-Range"), size, etag, lm)
 	if !ok {
 		h.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
 		acc.Status = http.StatusRequestedRangeNotSatisfiable
@@ -188,7 +194,7 @@ func writeUpstreamHead(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) 
 		h.Set("Content-Type", cache.DetectType("", cache.Filename(acc.Path), nil))
 	}
 	if !o.NoDisposition {
-		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": cache.Filename(acc.Path)}))
+		set(h, hdrDisposition, attachment(cache.Filename(acc.Path)))
 	}
 	for k, v := range o.ExtraHeaders {
 		h.Set(k, v)
@@ -219,36 +225,6 @@ var (
 // set sets a header by its canonical name; fasthttp copies the value.
 func set(h *fasthttp.ResponseHeader, name []byte, value string) {
 	h.SetCanonical(name, utils.UnsafeBytes(value))
-}
-
-// setAttachment sets the Content-Disposition of a download named name,
-// built on the stack for a plain name (fasthttp copies it).
-func setAttachment(h *fasthttp.ResponseHeader, name string) {
-	if !plainFilename(name) {
-		set(h, hdrDisposition, attachment(name))
-		return
-	}
-	var buf [160]byte
-	h.SetCanonical(hdrDisposition, append(append(buf[:0], "attachment; filename="...), name...))
-}
-
-// plainFilename: name is a non-empty MIME token, sent without quoting.
-func plainFilename(name string) bool {
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
-			return false
-		}
-	}
-	return name != ""
-}
-
-// attachment is the Content-Disposition of a download named name. Plain
-// names (the usual case) skip mime.FormatMediaType's map and builder.
-func attachment(name string) string {
-	if plainFilename(name) {
-		return "attachment; filename=" + name
-	}
-	return mime.FormatMediaType("attachment", map[string]string{"filename": name})
 }
 
 // countingBody counts bytes sent and finishes the access line when fasthttp
@@ -373,76 +349,6 @@ func (b *countingBody) Close() error {
 	err := b.rc.Close()
 	b.acc.Finish(b.n, b.err)
 	return err
-}
-
-func notModified(c *fiber.Ctx, etag, lm string) bool {
-	if inm := c.Get("If-None-Match"); inm != "" {
-		if etag == "" {
-			return false
-		}
-		for _, t := range strings.Split(inm, ",") {
-			t = strings.TrimSpace(t)
-			if t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/") {
-				return true
-			}
-		}
-		return false
-	}
-	if ims := c.Get("If-Modified-Since"); ims != "" && lm != "" {
-		t1, err1 := http.ParseTime(ims)
-		t2, err2 := http.ParseTime(lm)
-		return err1 == nil && err2 == nil && !t2.After(t1)
-	}
-	return false
-}
-
-// parseRange handles a single byte range (RFC 9110 §14). Multi-range and
-// unparseable ranges are ignored (200 with the whole body), as allowed.
-func parseRange(c *fiber.Ctx, size int64, etag, lm string) (off, length int64, status int, ok bool) {
-	rh := c.Get("Range")
-	if rh == "" || size < 0 || !strings.HasPrefix(rh, "bytes=") || strings.Contains(rh, ",") {
-		return 0, size, http.StatusOK, true
-	}
-	if ir := c.Get("If-Range"); ir != "" && ir != etag && ir != lm {
-		return 0, size, http.StatusOK, true
-	}
-	spec := strings.TrimSpace(rh[len("bytes="):])
-	dash := strings.IndexByte(spec, '-')
-	if dash < 0 {
-		return 0, size, http.StatusOK, true
-	}
-	startS, endS := strings.TrimSpace(spec[:dash]), strings.TrimSpace(spec[dash+1:])
-	var start, end int64
-	switch {
-	case startS == "":
-		n, err := strconv.ParseInt(endS, 10, 64)
-		if err != nil || n <= 0 {
-			return 0, size, http.StatusOK, true
-		}
-		if n > size {
-			n = size
-		}
-		start, end = size-n, size-1
-	default:
-		s, err := strconv.ParseInt(startS, 10, 64)
-		if err != nil || s < 0 {
-			return 0, size, http.StatusOK, true
-		}
-		start, end = s, size-1
-		if endS != "" {
-			e, err := strconv.ParseInt(endS, 10, 64)
-			if err != nil || e < s {
-				return 0, size, http.StatusOK, true
-			}
-			if e < size-1 {
-				end = e
-			}
-		}
-	}
-	if start >= size {
-		return 0, 0, 0, false
-	}
-	return start, end - start + 1, http.StatusPartialContent, true
 }
 
 // Hardening headers of every /api and /v2 answer, errors included: a body

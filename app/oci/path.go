@@ -35,7 +35,7 @@ func SplitPath(p string) Route {
 	if p == "" {
 		return Route{Kind: KindBase}
 	}
-	if name, ok := strings.CutSuffix(p, "/tags/list"); ok {
+	if name, ok := strings.CutSuffix(p, "/tags/list"); ok && name != "" {
 		return Route{Kind: KindTags, Name: name}
 	}
 	if i := strings.Index(p, "/blobs/uploads"); i > 0 {

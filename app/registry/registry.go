@@ -88,10 +88,7 @@ func (h *Handler) Serve(c *fiber.Ctx) error {
 	acc := &httpserve.Access{Log: h.d.Log, Metrics: h.d.Metrics, Remote: "", Path: "/v2" + raw, Method: c.Method(), Source: "none", Start: start}
 	fail := func(e *Error) error {
 		acc.Status = e.Status
-		acc.Finish(0, e)
-		if e.Status >= 500 {
-			h.d.Log.Warn("registry request failed", "path", acc.Path, "remote", acc.Remote, "err", e)
-		}
+		acc.Finish(0, e) // a 5xx is also logged as a WARN there
 		return writeError(c, e)
 	}
 	p, err := url.PathUnescape(raw)

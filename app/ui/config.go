@@ -140,7 +140,11 @@ func remoteConfig(name string, m map[string]any, scrub func(string) string) view
 		add("max_size", cache["max_size"])
 	}
 	if rc.Type != config.TypeLocal {
-		add("negative_ttl", ttl(m["negative_ttl"]))
+		if n, ok := m["negative_ttl"].(int64); ok && n == 0 {
+			add("negative_ttl", "off") // 0 remembers no 404, it does not mean "forever"
+		} else {
+			add("negative_ttl", ttl(m["negative_ttl"]))
+		}
 		add("check_mutable_updates", m["check_mutable_updates"])
 		add("allow_private_redirects", m["allow_private_redirects"])
 	} else {

@@ -35,7 +35,10 @@ type NetworkError struct {
 	Err error
 }
 
-func (e *NetworkError) Error() string { return "upstream unreachable: " + e.Op + ": " + e.Err.Error() }
+// Error names the operation and the cause ("GET example.com: dial tcp …:
+// connection refused"); callers say what it means ("upstream unreachable"),
+// so the phrase is not printed twice.
+func (e *NetworkError) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *NetworkError) Unwrap() error { return e.Err }
 
 // IsNetwork reports whether err is (or wraps) a NetworkError.
