@@ -264,6 +264,7 @@ func TestShutdownTimeoutExpires(t *testing.T) {
 		}
 
 		close(f.gate)
+		o.set("/files/hang.bin", body) // the upstream answers in full from now on
 		p2 := startProc(t, bin, env)
 		if left := spoolFiles(t, dataDir); len(left) != 0 {
 			t.Fatalf("spool not emptied at startup: %v", left)
