@@ -248,7 +248,7 @@ func TestNegativeCacheExpiry(t *testing.T) {
 			const p = "/files/never.bin"
 			for i := 1; i <= 3; i++ {
 				if st, _, _ := in.Get(t, "/api/noneg"+p, nil); st != 404 || o.count(p) != i {
-					t.Fatalf("GET %d: %d after %d upstream GETs; want 404 after %d", i, st, o.count(p), i)
+					t.Fatalf("GET %d: %d after %d upstream GETs; want 404 after %d\n%s", i, st, o.count(p), i, in.Logs.String())
 				}
 			}
 			o.set(p, body)
