@@ -167,7 +167,7 @@ func TestReadyFollowsTheStores(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := apptest.NewBackends(t, apptest.Production)
 			env, breakIt, repair := c.setup(t, b)
-			in := apptest.Start(t, b, apptest.Options{Env: env})
+			in := apptest.Start(t, b, apptest.Options{Remotes: "remotes:\n  local:\n    type: local\n", Env: env})
 			if r := probe(t, in, "/ready"); r.status != 200 {
 				t.Fatalf("/ready before the outage: %d %+v", r.status, r.components)
 			}
