@@ -19,8 +19,8 @@ import (
 	"artifactapi/app/testenv"
 )
 
-// waitClosed waits for ch to close, failing the test after d.
-func waitClosed(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
+// waitChannelClosed waits for ch to close, failing the test after d.
+func waitChannelClosed(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
 	t.Helper()
 	select {
 	case <-ch:
@@ -45,7 +45,7 @@ func TestPeerFillNeedsTheReplicaCredential(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer client.Body.Close()
-		waitClosed(t, f.sentHalf, 20*time.Second, "the download to start")
+		waitChannelClosed(t, f.sentHalf, 20*time.Second, "the download to start")
 
 		// The URL this replica advertises to the others for the running download.
 		running, ok, err := in.App.Coord.Get(context.Background(), "src:gen\x00files/peer.bin")
@@ -327,7 +327,7 @@ func TestReplicaKilledMidJobLeaseTakeover(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusAccepted || submitted.ID == "" {
 		t.Fatalf("POST /cache-artifact: %d %+v %v", resp.StatusCode, submitted, err)
 	}
-	waitClosed(t, o.held, 30*time.Second, "replica A to start the job")
+	waitChannelClosed(t, o.held, 30*time.Second, "replica A to start the job")
 	a.kill(t)
 
 	// B starts after A died: everything it does is a takeover.
