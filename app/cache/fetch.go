@@ -20,6 +20,13 @@ func (e *Engine) fetch(ctx context.Context, req Request, prev *db.Artifact) (*Re
 	e.mu.Lock()
 	f, joined := e.inflight[key]
 	if joined {
+		// A fill whose failure is already known has answered its clients; its
+		// leader may still be releasing the lock. A new request asks again.
+		f.mu.Lock()
+		joined = f.failed == nil
+		f.mu.Unlock()
+	}
+	if joined {
 		f.ref()
 	} else {
 		select {
@@ -105,7 +112,9 @@ func (e *Engine) lead(f *fill) {
 	ctx := context.Background()
 	defer func() {
 		e.mu.Lock()
-		delete(e.inflight, f.key)
+		if e.inflight[f.key] == f { // a new fill may have taken the slot after this one failed
+			delete(e.inflight, f.key)
+		}
 		e.mu.Unlock()
 		f.update(func() {
 			f.done = true
