@@ -127,9 +127,7 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	}
 	req := cache.Request{Remote: r, Path: key, Verdict: v, Method: c.Method()}
 	if !r.IsLocal() {
-		call.origin = lazyOrigin{Origin: upstream.Origin{Client: h.d.Upstream, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed()),
-			AllowPrivateRedirects: r.AllowPrivateRedirects},
-			remote: r, path: p, query: q}
+		call.origin = lazyOrigin{Origin: cache.OriginFor(h.d.Upstream, r, nil), remote: r, path: p, query: q}
 		req.Origin = &call.origin
 	}
 	err = h.d.Engine.Serve(c.UserContext(), req,

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strings"
@@ -318,6 +319,14 @@ func (e *Engine) Get(ctx context.Context, req Request) (*Result, error) {
 		return e.headMiss(ctx, req)
 	}
 	return e.fetch(ctx, req, nil)
+}
+
+// OriginFor is the one way the upstream origin of an artifact of remote r is
+// built: the remote's credentials, bound to its base_url host, and its
+// redirect policy. u may be nil and set later (once the path is checked).
+func OriginFor(c *upstream.Client, r *config.Remote, u *url.URL) upstream.Origin {
+	return upstream.Origin{Client: c, URL: u, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed()),
+		AllowPrivateRedirects: r.AllowPrivateRedirects}
 }
 
 func prepare(o Origin) error {

@@ -118,6 +118,7 @@ func cleanKey(r *config.Remote, raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	q = r.FilterQuery(q) // as /api: only the remote's query_params are kept
 	if _, err := r.UpstreamURL(p, q); err != nil {
 		return "", err
 	}

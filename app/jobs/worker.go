@@ -15,7 +15,6 @@ import (
 
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
-	"artifactapi/app/upstream"
 	"artifactapi/db"
 )
 
@@ -176,9 +175,8 @@ func (m *Manager) run(ctx context.Context, it db.JobItem, prog *progress) outcom
 // fetch downloads one item through the engine. transient reports a failure
 // worth retrying.
 func (m *Manager) fetch(ctx context.Context, it db.JobItem, r *config.Remote, v config.Verdict, u *url.URL, prog *progress) (out outcome, transient bool) {
-	res, err := m.o.Engine.Get(ctx, cache.Request{Remote: r, Path: it.Path, Verdict: v, Method: http.MethodGet, Pin: it.Pin,
-		Origin: &upstream.Origin{Client: m.o.Upstream, URL: u, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed()),
-			AllowPrivateRedirects: r.AllowPrivateRedirects}})
+	origin := cache.OriginFor(m.o.Upstream, r, u)
+	res, err := m.o.Engine.Get(ctx, cache.Request{Remote: r, Path: it.Path, Verdict: v, Method: http.MethodGet, Pin: it.Pin, Origin: &origin})
 	if err != nil {
 		if ctx.Err() != nil {
 			return outcome{}, false
