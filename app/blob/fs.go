@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -149,11 +150,21 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader, size int64) (stri
 // another inode or mtime (an inode is reused only after its file is gone,
 // and then with a new mtime).
 func fileVersion(fi os.FileInfo) string {
+	var b [64]byte
+	return string(appendFileVersion(b[:0], fi))
+}
+
+// appendFileVersion appends fileVersion(fi) to b (no allocation on a hit).
+func appendFileVersion(b []byte, fi os.FileInfo) []byte {
 	var ino uint64
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		ino = st.Ino
 	}
-	return fmt.Sprintf("%x-%x-%x", ino, fi.ModTime().UnixNano(), fi.Size())
+	b = strconv.AppendUint(b, ino, 16)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, fi.ModTime().UnixNano(), 16)
+	b = append(b, '-')
+	return strconv.AppendInt(b, fi.Size(), 16)
 }
 
 // publish renames src to dst, creating dst's directory. A concurrent Delete
@@ -214,7 +225,8 @@ func (s *FS) OpenVersion(ctx context.Context, key, version string, off, length i
 	if err == nil && !fi.Mode().IsRegular() {
 		err = ErrNotFound
 	}
-	if err == nil && version != "" && fileVersion(fi) != version {
+	var vb [64]byte
+	if err == nil && version != "" && string(appendFileVersion(vb[:0], fi)) != version {
 		err = ErrVersionMismatch
 	}
 	if err == nil {
