@@ -56,7 +56,7 @@ func (e *Engine) download(ctx context.Context, f *fill) string {
 			e.rememberMissing(ctx, req)
 		}
 		e.evictExpired(ctx, f, "upstream_"+strconv.Itoa(resp.StatusCode))
-		e.fail(f, statusErr(resp.StatusCode))
+		e.fail(f, answerErr(resp.StatusCode, resp.Header))
 		return "http_" + strconv.Itoa(resp.StatusCode)
 	}
 	defer resp.Body.Close()
@@ -99,6 +99,10 @@ func (e *Engine) startSpool(f *fill, resp *upstream.Response) (*spooling, string
 	file, err := os.CreateTemp(e.o.SpoolDir, "fill-*")
 	if err != nil {
 		e.o.Metrics.Errors.WithLabelValues("storage").Inc()
+		if e.noSpace(err) {
+			e.fail(f, storageFull(err))
+			return nil, "storage_full"
+		}
 		e.fail(f, &Error{Status: http.StatusInternalServerError, Msg: "cannot create spool file", Err: err})
 		return nil, "spool_error"
 	}
@@ -210,7 +214,14 @@ func finalURL(resp *upstream.Response) string {
 }
 
 // abort fails a download mid-body: readers get an error, nothing is cached.
+// A full spool disk is the proxy's failure (507), not the upstream's.
 func (e *Engine) abort(f *fill, err error) string {
+	if e.noSpace(err) {
+		e.o.Metrics.Errors.WithLabelValues("storage").Inc()
+		e.o.Log.Error("download failed: no space left for the spool; nothing cached", "remote", f.req.Remote.Name, "path", f.req.Path, "err", err)
+		e.failBody(f, storageFull(err))
+		return "storage_full"
+	}
 	e.o.Metrics.Errors.WithLabelValues("upstream_network").Inc()
 	e.o.Log.Warn("download failed; nothing cached", "remote", f.req.Remote.Name, "path", f.req.Path, "err", err)
 	e.failBody(f, &Error{Status: http.StatusBadGateway, Msg: "upstream download failed", Err: err})

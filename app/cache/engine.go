@@ -119,6 +119,7 @@ type Engine struct {
 	// notices are invalidations not yet published (retried until they are).
 	noticeMu sync.Mutex
 	notices  map[string]struct{}
+	disk     diskState // the last "no space left" of the spool (disk.go)
 }
 
 // New builds an Engine, clears leftovers of a previous process from the spool
@@ -213,7 +214,8 @@ type Result struct {
 // same key blob.ErrVersionMismatch (Engine.Serve recovers from both).
 func (r *Result) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
 	if r.blobs != nil {
-		return r.blobs.OpenVersion(ctx, r.Artifact.StorageKey, r.Artifact.BlobVersion, off, length)
+		rc, err := r.blobs.OpenVersion(ctx, r.Artifact.StorageKey, r.Artifact.BlobVersion, off, length)
+		return rc, blobErr(err)
 	}
 	if r.open == nil {
 		return nil, errors.New("cache: result has no body")
@@ -358,7 +360,7 @@ func (e *Engine) headMiss(ctx context.Context, req Request) (*Result, error) {
 	}
 	if resp.StatusCode >= 400 {
 		resp.Body.Close()
-		return nil, statusErr(resp.StatusCode)
+		return nil, answerErr(resp.StatusCode, resp.Header)
 	}
 	return &Result{Source: "remote", Upstream: resp}, nil
 }

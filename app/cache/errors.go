@@ -3,7 +3,9 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"syscall"
 
 	"artifactapi/app/upstream"
 )
@@ -78,12 +80,42 @@ func PublicMessage(err error) string {
 	return "internal error"
 }
 
+// storageFull is the client-facing error of a download that could not be
+// spooled or stored because the disk is full (ENOSPC): the proxy's problem,
+// not the upstream's, so 507 rather than 502.
+func storageFull(err error) error {
+	return &Error{Status: http.StatusInsufficientStorage, Msg: "storage full", Err: err}
+}
+
+// NoSpace reports whether err is (or wraps) ENOSPC or EDQUOT.
+func NoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// blobErr maps a failure to read a cached entry's stored object: a vanished
+// or replaced object is returned as is (Engine.Serve recovers from it), any
+// other failure means the blob store cannot be read now: 503, whose message
+// names no artifact detail.
+func blobErr(err error) error {
+	if err == nil || Recoverable(err) {
+		return err
+	}
+	var ce *Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return &Error{Status: http.StatusServiceUnavailable, Msg: "blob store unavailable", Err: err}
+}
+
 func upstreamErr(err error) error {
 	var ce *Error
 	if errors.As(err, &ce) {
 		return err // already says what failed: wrapping it again doubles the message
 	}
 	if upstream.IsNetwork(err) {
+		if headerTimeout(err) {
+			return &Error{Status: http.StatusGatewayTimeout, Msg: "upstream timed out", Err: err}
+		}
 		return &Error{Status: http.StatusBadGateway, Msg: "upstream unreachable", Err: err}
 	}
 	var he *upstream.HTTPError
@@ -95,6 +127,27 @@ func upstreamErr(err error) error {
 		return &Error{Status: http.StatusBadGateway, Msg: re.Public(), Err: err}
 	}
 	return &Error{Status: http.StatusBadGateway, Msg: "upstream request failed", Err: err}
+}
+
+// headerTimeout reports a network error that is a timeout after the
+// connection was made (the upstream accepted the request and sent no
+// headers in time); a connect timeout stays "unreachable".
+func headerTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	if !errors.As(err, &te) || !te.Timeout() {
+		return false
+	}
+	var oe *net.OpError
+	return !errors.As(err, &oe) || oe.Op != "dial"
+}
+
+// answerErr is statusErr for an upstream answer, with its Retry-After.
+func answerErr(status int, h http.Header) error {
+	err := statusErr(status)
+	if ra := h.Get("Retry-After"); ra != "" && status == http.StatusTooManyRequests {
+		err.(*Error).RetryAfter = ra
+	}
+	return err
 }
 
 // statusErr maps an upstream HTTP error status to the client's (404 → 404, 5xx → 502).
@@ -127,8 +180,8 @@ func IsUpstream(err error) bool {
 }
 
 // Transient reports whether err is an upstream failure that may pass on its
-// own, so that trying again later makes sense: the upstream unreachable or
-// its body cut short, a 5xx answer, or a rate limit (429).
+// own, so that trying again later makes sense: the upstream unreachable,
+// timed out or its body cut short, a 5xx answer, or a rate limit (429).
 func Transient(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) {
@@ -140,5 +193,5 @@ func Transient(err error) bool {
 	if e.Upstream != 0 {
 		return e.Upstream >= 500 || e.Upstream == http.StatusTooManyRequests
 	}
-	return e.Status == http.StatusBadGateway
+	return e.Status == http.StatusBadGateway || e.Status == http.StatusGatewayTimeout
 }

@@ -163,7 +163,7 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	if res.Source == "cache" && res.SizeKnown {
 		b, ok, err := o.Bodies.slice(context.Background(), a, res.Open, off, length)
 		if err != nil {
-			return err
+			return unsent(c, err)
 		}
 		if ok {
 			// From memory: fasthttp writes it right after the headers (one
@@ -175,10 +175,20 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	}
 	body, err := res.Open(context.Background(), off, length)
 	if err != nil {
-		return err
+		return unsent(c, err)
 	}
 	c.Context().SetBodyStream(&countingBody{rc: body, acc: acc, size: length, live: res.Source != "cache"}, int(length))
 	return nil
+}
+
+// unsent clears the artifact's headers from a response whose body could
+// not be opened (the blob store is down, the object vanished) and returns
+// err unchanged: the caller answers with an error body, which must not
+// carry the artifact's length, checksum or validators.
+func unsent(c *fiber.Ctx, err error) error {
+	c.Response().Reset()
+	SetHardening(&c.Response().Header)
+	return err
 }
 
 func writeUpstreamHead(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
