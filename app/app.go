@@ -128,6 +128,7 @@ func (a *App) openBackends(ctx context.Context, e config.Env) error {
 		a.log.Info("blobs: " + a.Blobs.Describe() + " (set MINIO_ENDPOINT for S3)")
 	}
 	if e.RedisURL != "" {
+		routeRedisLogs(a.log)
 		a.Coord, err = coord.NewRedis(ctx, e.RedisURL, e.RedisPrefix)
 		if err != nil {
 			return fmt.Errorf("coordination: %w", err)
@@ -146,22 +147,6 @@ func (a *App) closeBackends() {
 	}
 	if a.Meta != nil {
 		a.Meta.Close()
-	}
-}
-
-// Health pings each backend.
-func (a *App) Health(ctx context.Context) map[string]api.Component {
-	comp := func(desc string, err error) api.Component {
-		c := api.Component{Backend: desc, OK: err == nil}
-		if err != nil {
-			c.Error = "unreachable"
-		}
-		return c
-	}
-	return map[string]api.Component{
-		"metadata":     comp(a.Meta.Describe(), a.Meta.Ping(ctx)),
-		"blobs":        comp(a.Blobs.Describe(), a.Blobs.Ping(ctx)),
-		"coordination": comp(a.Coord.Describe(), a.Coord.Ping(ctx)),
 	}
 }
 

@@ -1,8 +1,13 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
 
 	"artifactapi/app/logx"
 )
@@ -11,4 +16,22 @@ import (
 // never contains any of secrets: they are replaced by "REDACTED".
 func NewLogger(w io.Writer, format, level string, secrets []string) *slog.Logger {
 	return logx.New(w, format, level, secrets)
+}
+
+// redisLog sends the go-redis client's own messages (reconnects, failed
+// dials of its connection pool) to the structured log as warnings, where
+// the app's secret scrubbing applies, instead of the standard logger's
+// unstructured stderr lines.
+type redisLog struct{ log *slog.Logger }
+
+// Printf implements go-redis's internal.Logging.
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.WarnContext(ctx, "redis client: "+strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "coordination")
+}
+
+// routeRedisLogs installs log as the go-redis client's logger. go-redis
+// keeps one logger per process: the latest instance built wins, which is
+// the only one in production.
+func routeRedisLogs(log *slog.Logger) {
+	redis.SetLogger(redisLog{log: log})
 }

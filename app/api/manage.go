@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -26,31 +27,51 @@ func (h *Handler) Root(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"name": "artifactapi", "version": h.d.Version, "remotes": remotes})
 }
 
-func (h *Handler) check(c *fiber.Ctx) (map[string]Component, bool) {
+// required are the components without which the proxy cannot serve: /ready
+// fails while one of them does (coordination is an accelerator).
+var required = []string{"metadata", "blobs", "disk"}
+
+// check runs the health checks (Deps.Health bounds each one) and returns
+// them with the names of the components that failed, sorted.
+func (h *Handler) check(c *fiber.Ctx) (comps map[string]Component, failed []string, ready bool) {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
 	defer cancel()
-	comps := h.d.Health(ctx)
-	ok := comps["metadata"].OK && comps["blobs"].OK
-	return comps, ok
+	comps = h.d.Health(ctx)
+	failed = []string{}
+	for name, comp := range comps {
+		if !comp.OK {
+			failed = append(failed, name)
+		}
+	}
+	sort.Strings(failed)
+	ready = true
+	for _, name := range required {
+		if comp, ok := comps[name]; ok && !comp.OK {
+			ready = false
+		}
+	}
+	return comps, failed, ready
 }
 
-// Health is liveness: 200 while the process can serve, with each component's state.
+// Health is liveness: 200 while the process can serve, with each component's
+// state and the names of those that failed.
 func (h *Handler) Health(c *fiber.Ctx) error {
-	comps, ok := h.check(c)
+	comps, failed, _ := h.check(c)
 	status := "ok"
-	if !ok {
+	if len(failed) > 0 {
 		status = "degraded"
 	}
-	return c.JSON(fiber.Map{"status": status, "version": h.d.Version, "components": comps, "downloads_in_flight": h.d.Engine.InFlight()})
+	return c.JSON(fiber.Map{"status": status, "version": h.d.Version, "components": comps, "failed": failed, "downloads_in_flight": h.d.Engine.InFlight()})
 }
 
-// Ready is readiness: 503 while the metadata or blob store cannot be reached.
+// Ready is readiness: 503 while the metadata store, the blob store or the
+// disk (DATA_DIR's free space) fails its check.
 func (h *Handler) Ready(c *fiber.Ctx) error {
-	comps, ok := h.check(c)
-	if !ok {
-		return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "components": comps})
+	comps, failed, ready := h.check(c)
+	if !ready {
+		return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "components": comps, "failed": failed})
 	}
-	return c.JSON(fiber.Map{"status": "ready", "components": comps})
+	return c.JSON(fiber.Map{"status": "ready", "components": comps, "failed": failed})
 }
 
 // Config shows the effective configuration with every secret redacted.

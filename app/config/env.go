@@ -49,6 +49,7 @@ var EnvVars = []EnvVar{
 	{Name: "SHUTDOWN_TIMEOUT", Default: "60s", Help: "how long SIGTERM waits for running downloads"},
 	{Name: "AUTH_FAILURES_PER_MINUTE", Default: "20", Help: "wrong admin tokens and dashboard sign-ins accepted per client address and minute, then 429 (0: no limit)"},
 	{Name: "MAX_UPLOAD_SIZE", Help: "largest accepted upload to a local repository (e.g. 5GiB); unlimited when unset"},
+	{Name: "DISK_MIN_FREE", Default: "64MiB", Help: "/ready fails while DATA_DIR has less free space than this (0: off); it also fails for 30s after a download ran out of space"},
 	{Name: "JOB_CONCURRENCY", Default: "4", Help: "batch cache job downloads running at once per remote"},
 	{Name: "MAX_CONCURRENT_FILLS", Default: "256", Help: "upstream downloads running at once in this replica; beyond it a miss gets 503 with Retry-After (0: no limit)"},
 	{Name: "JOB_RETENTION", Default: "720h", Help: "finished batch jobs are deleted this long after they ended (0: kept forever)"},
@@ -89,6 +90,7 @@ type Env struct {
 	AuthFailures    int           // wrong credentials per client address and minute (0: no limit)
 	ShutdownTimeout time.Duration
 	MaxUploadSize   int64
+	DiskMinFree     int64 // free bytes DATA_DIR needs for /ready (0: no check)
 	JobConcurrency  int
 	MaxFills        int // MAX_CONCURRENT_FILLS; 0: no limit
 	JobRetention    time.Duration
@@ -178,6 +180,13 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 			probs = append(probs, fmt.Sprintf("MAX_UPLOAD_SIZE: %q is not a positive size", v))
 		}
 		e.MaxUploadSize = n
+	}
+	if v := get("DISK_MIN_FREE", "64MiB"); v != "0" {
+		n, err := ParseSize(v)
+		if err != nil || n < 0 {
+			probs = append(probs, fmt.Sprintf("DISK_MIN_FREE: %q is not a size like 64MiB (0: off)", v))
+		}
+		e.DiskMinFree = n
 	}
 	jc := get("JOB_CONCURRENCY", "4")
 	if n, err := strconv.Atoi(jc); err != nil || n < 1 {
@@ -308,7 +317,7 @@ func (c *Config) Redacted(backends map[string]string) map[string]any {
 		"minio_bucket": e.MinIOBucket, "minio_endpoint": e.MinIOEndpoint, "minio_secure": e.MinIOSecure,
 		"log_format": e.LogFormat, "upstream_connect_timeout": e.ConnectTimeout.String(),
 		"upstream_header_timeout": e.HeaderTimeout.String(), "upstream_idle_timeout": e.IdleTimeout.String(),
-		"shutdown_timeout": e.ShutdownTimeout.String(), "max_upload_size": e.MaxUploadSize, "job_concurrency": e.JobConcurrency, "max_concurrent_fills": e.MaxFills, "job_retention": e.JobRetention.String(),
+		"shutdown_timeout": e.ShutdownTimeout.String(), "max_upload_size": e.MaxUploadSize, "disk_min_free": e.DiskMinFree, "job_concurrency": e.JobConcurrency, "max_concurrent_fills": e.MaxFills, "job_retention": e.JobRetention.String(),
 		"admin_token": "REDACTED",
 	}
 	if e.MinIOSecretKey != "" {

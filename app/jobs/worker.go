@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,11 +67,8 @@ func (m *Manager) work(ctx context.Context, it db.JobItem) {
 	if out.interrupted() {
 		u.State, u.BytesDone, u.BytesTotal = db.ItemQueued, prog.done.Load(), prog.total.Load()
 	}
-	// Recorded even when stopping: a detached context with its own bound.
-	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer wcancel()
-	if err := m.store.UpdateItem(wctx, m.o.Instance, u); err != nil {
-		log.Warn("jobs: record item outcome", "state", u.State, "err", err)
+	if err := m.record(ctx, it, u, log); err != nil {
+		log.Error("jobs: item outcome not recorded; the item is left to its lease", "state", u.State, "err", err)
 		return
 	}
 	if out.interrupted() {
@@ -78,6 +76,49 @@ func (m *Manager) work(ctx context.Context, it db.JobItem) {
 		return
 	}
 	log.Debug("jobs: item finished", "state", out.state, "reason", out.reason, "bytes", out.done)
+}
+
+// recordFor bounds how long a worker keeps retrying to record an item's
+// outcome before leaving the item to its lease.
+const recordFor = 5 * time.Minute
+
+// record writes an item's outcome. A failure (the metadata store blipped)
+// is retried with backoff while the worker keeps the claim, so the item
+// settles as soon as the store answers again: it is neither left running
+// until its lease expires nor handed to another worker that would download
+// it again. It gives up when the claim is lost, after recordFor, or when
+// the manager stops (after one more try).
+func (m *Manager) record(ctx context.Context, it db.JobItem, u db.ItemUpdate, log *slog.Logger) error {
+	deadline := time.Now().Add(recordFor)
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		// Recorded even when stopping: a detached context with its own bound.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := m.store.UpdateItem(wctx, m.o.Instance, u)
+		cancel()
+		switch {
+		case err == nil:
+			if attempt > 1 {
+				log.Info("jobs: item outcome recorded after a retry", "state", u.State, "attempts", attempt)
+			}
+			return nil
+		case errors.Is(err, db.ErrClaimLost), ctx.Err() != nil, time.Now().After(deadline):
+			return err
+		}
+		log.Warn("jobs: record item outcome failed; retrying", "state", u.State, "attempt", attempt, "in", wait.String(), "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+		// Keep the claim meanwhile (it fails too while the store is away).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = m.store.RenewClaim(rctx, m.o.Instance, it.JobID, it.Idx, m.o.Lease)
+		cancel()
+		if errors.Is(err, db.ErrClaimLost) {
+			return err
+		}
+	}
 }
 
 // keep renews the item's claim and writes its progress until ctx ends. A
