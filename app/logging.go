@@ -26,7 +26,8 @@ type redisLog struct{ log *slog.Logger }
 
 // Printf implements go-redis's internal.Logging.
 func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
-	r.log.WarnContext(ctx, "redis client: "+strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "coordination")
+	msg := strings.TrimPrefix(strings.TrimSpace(fmt.Sprintf(format, v...)), "redis: ")
+	r.log.WarnContext(ctx, "redis client: "+msg, "component", "coordination")
 }
 
 // routeRedisLogs installs log as the go-redis client's logger. go-redis

@@ -178,13 +178,16 @@ func writeError(c *fiber.Ctx, err error, remote, p string) (int, error) {
 		status, msg = http.StatusBadRequest, pe.Error()
 	case errors.Is(err, db.ErrNotFound):
 		status, msg = http.StatusNotFound, "not found"
-	case errors.Is(err, context.DeadlineExceeded):
-		status, msg = http.StatusGatewayTimeout, "timed out"
-	default:
+	case errors.As(err, new(*cache.Error)):
+		// The engine's own status first: its cause may wrap a deadline.
 		status, msg = cache.StatusOf(err), cache.PublicMessage(err)
 		if ra := cache.RetryAfterOf(err); ra != "" {
 			c.Set(fiber.HeaderRetryAfter, ra)
 		}
+	case errors.Is(err, context.DeadlineExceeded):
+		status, msg = http.StatusGatewayTimeout, "timed out"
+	default:
+		status, msg = cache.StatusOf(err), cache.PublicMessage(err)
 	}
 	body := fiber.Map{"error": msg}
 	if remote != "" {
