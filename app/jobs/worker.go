@@ -87,7 +87,7 @@ const recordFor = 5 * time.Minute
 // settles as soon as the store answers again: it is neither left running
 // until its lease expires nor handed to another worker that would download
 // it again. It gives up when the claim is lost, after recordFor, or when
-// the manager stops (after one more try).
+// the manager stops (the item then goes back to the queue by its lease).
 func (m *Manager) record(ctx context.Context, it db.JobItem, u db.ItemUpdate, log *slog.Logger) error {
 	deadline := time.Now().Add(recordFor)
 	wait := 50 * time.Millisecond
