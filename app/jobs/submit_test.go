@@ -18,6 +18,7 @@ func TestResolveURL(t *testing.T) {
   alpine:
     base_url: https://repo.example.org/alpine
     package: alpine
+    query_params: ["x"]
   hub:
     base_url: https://registry-1.docker.io
     package: docker
@@ -35,7 +36,8 @@ func TestResolveURL(t *testing.T) {
 		{name: "longest base wins", url: "https://repo.example.org/maven2/org/x/1.0/x.jar", remote: "maven", path: "org/x/1.0/x.jar"},
 		{name: "shorter base", url: "https://repo.example.org/other/y.bin", remote: "central", path: "other/y.bin"},
 		{name: "segment boundary", url: "https://repo.example.org/alpinex/a.apk", remote: "central", path: "alpinex/a.apk"},
-		{name: "query kept", url: "https://repo.example.org/alpine/v3/APKINDEX.tar.gz?x=1", remote: "alpine", path: "v3/APKINDEX.tar.gz?x=1"},
+		{name: "allowed query kept", url: "https://repo.example.org/alpine/v3/APKINDEX.tar.gz?x=1&junk=2", remote: "alpine", path: "v3/APKINDEX.tar.gz?x=1"},
+		{name: "query dropped by default", url: "https://repo.example.org/other/y.bin?access_token=s3cret", remote: "central", path: "other/y.bin"},
 		{name: "host case", url: "HTTPS://REPO.example.org/maven2/a.pom", remote: "maven", path: "a.pom"},
 		{name: "escaped path", url: "https://repo.example.org/maven2/a%20b.jar", remote: "maven", path: "a b.jar"},
 		{name: "other host", url: "https://evil.example/maven2/a.jar", reason: ReasonNoRemote},
