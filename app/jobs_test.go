@@ -210,12 +210,19 @@ func TestJobRetriesTransientFailures(t *testing.T) {
 			if it.Path != w.path || it.State != w.state || it.Reason != w.reason {
 				t.Errorf("item %d: %s %s %q, want %s %s %q", i, it.Path, it.State, it.Reason, w.path, w.state, w.reason)
 			}
+			// Every try is counted: attempts equals the upstream GETs made.
+			if it.Attempts != w.gets {
+				t.Errorf("%s: attempts %d, want %d", w.path, it.Attempts, w.gets)
+			}
 			if n := o.count("/" + w.path); n != w.gets {
 				t.Errorf("%s: %d upstream GETs, want %d", w.path, n, w.gets)
 			}
 		}
 		if st, h, b := in.Get(t, "/api/gen/files/flaky.bin", nil); st != http.StatusOK || h.Get("X-Artifact-Source") != "cache" || sha(b) != sha(flaky.body) {
 			t.Fatalf("after the job: %d from %q", st, h.Get("X-Artifact-Source"))
+		}
+		if logs := in.Logs.String(); !strings.Contains(logs, "jobs: item failed after retries") || !strings.Contains(logs, "files/down.bin") {
+			t.Errorf("the final failure of a retried item is not logged:\n%s", logs)
 		}
 	})
 }

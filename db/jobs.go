@@ -104,6 +104,9 @@ type ItemUpdate struct {
 	Reason     string
 	BytesDone  int64
 	BytesTotal int64
+	// Retries counts the downloads tried again within this claim after a
+	// transient failure; they are added to the item's attempts.
+	Retries int
 }
 
 // DefaultJobListLimit and MaxJobListLimit bound ListJobs.

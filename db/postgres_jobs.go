@@ -242,18 +242,24 @@ func (p *Postgres) UpdateItem(ctx context.Context, instance string, u ItemUpdate
 	if !validJobID(u.JobID) {
 		return fmt.Errorf("db: update job item %s/%d: %w", u.JobID, u.Idx, ErrClaimLost)
 	}
-	tag, err := p.pool.Exec(ctx, `UPDATE job_items SET state = $4, reason = $5, bytes_done = $6, bytes_total = $7,
+	// The item and its job's totals change together: a failure between
+	// them would leave the job unsettled.
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE job_items SET state = $4, reason = $5, bytes_done = $6, bytes_total = $7,
 		finished_at = CASE WHEN $4 IN ('queued', 'running') THEN NULL ELSE now() END,
 		claimed_until = CASE WHEN $4 = 'running' THEN claimed_until END,
-		claimed_by = CASE WHEN $4 = 'queued' THEN NULL ELSE claimed_by END
+		claimed_by = CASE WHEN $4 = 'queued' THEN NULL ELSE claimed_by END,
+		attempts = attempts + $8
 		WHERE job_id = $1::text::uuid AND idx = $2 AND state = 'running' AND claimed_by = $3`,
-		u.JobID, u.Idx, instance, u.State, u.Reason, u.BytesDone, u.BytesTotal)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = ErrClaimLost
-	}
-	if err == nil && ItemTerminal(u.State) {
-		_, err = p.pool.Exec(ctx, pgJobSettle, u.JobID)
-	}
+			u.JobID, u.Idx, instance, u.State, u.Reason, u.BytesDone, u.BytesTotal, u.Retries)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = ErrClaimLost
+		}
+		if err == nil && ItemTerminal(u.State) {
+			_, err = tx.Exec(ctx, pgJobSettle, u.JobID)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("db: update job item %s/%d: %w", u.JobID, u.Idx, err)
 	}

@@ -271,9 +271,10 @@ func (s *SQLite) UpdateItem(ctx context.Context, instance string, u ItemUpdate) 
 		res, err := tx.ExecContext(ctx, `UPDATE job_items SET state = ?1, reason = ?2, bytes_done = ?3, bytes_total = ?4,
 			finished_at = CASE WHEN ?1 IN ('queued', 'running') THEN NULL ELSE ?5 END,
 			claimed_until = CASE WHEN ?1 = 'running' THEN claimed_until END,
-			claimed_by = CASE WHEN ?1 = 'queued' THEN NULL ELSE claimed_by END
+			claimed_by = CASE WHEN ?1 = 'queued' THEN NULL ELSE claimed_by END,
+			attempts = attempts + ?9
 			WHERE job_id = ?6 AND idx = ?7 AND state = 'running' AND claimed_by = ?8`,
-			u.State, u.Reason, u.BytesDone, u.BytesTotal, now, u.JobID, u.Idx, instance)
+			u.State, u.Reason, u.BytesDone, u.BytesTotal, now, u.JobID, u.Idx, instance, u.Retries)
 		if err == nil {
 			err = affectedOr(res, ErrClaimLost)
 		}

@@ -29,6 +29,9 @@ type outcome struct {
 	reason string
 	done   int64
 	total  int64
+	// retries is how many times the download was tried again after a
+	// transient failure (recorded in the item's attempts).
+	retries int
 }
 
 func (o outcome) interrupted() bool { return o.state == "" }
@@ -63,7 +66,8 @@ func (m *Manager) work(ctx context.Context, it db.JobItem) {
 		log.Warn("jobs: item claim lost to another replica; leaving the item to it")
 		return
 	}
-	u := db.ItemUpdate{JobID: it.JobID, Idx: it.Idx, State: out.state, Reason: out.reason, BytesDone: out.done, BytesTotal: out.total}
+	u := db.ItemUpdate{JobID: it.JobID, Idx: it.Idx, State: out.state, Reason: out.reason, BytesDone: out.done, BytesTotal: out.total,
+		Retries: out.retries}
 	if out.interrupted() {
 		u.State, u.BytesDone, u.BytesTotal = db.ItemQueued, prog.done.Load(), prog.total.Load()
 	}
@@ -194,9 +198,12 @@ func (m *Manager) run(ctx context.Context, it db.JobItem, prog *progress) outcom
 	// body cut short) is retried after a pause, with the claim kept.
 	for attempt := 0; ; attempt++ {
 		out, transient := m.fetch(ctx, it, r, v, u, prog)
+		out.retries = attempt
 		if !transient || attempt >= m.o.Retries {
 			if transient && attempt > 0 {
 				out.reason = fmt.Sprintf("%s (%d attempts)", out.reason, attempt+1)
+				m.o.Log.Warn("jobs: item failed after retries", "job", it.JobID, "item", it.Idx, "remote", it.Remote,
+					"path", it.Path, "reason", out.reason, "attempts", it.Attempts+attempt)
 			}
 			return out
 		}
