@@ -91,3 +91,53 @@ func TestMemoDistrustedWhileNoticesCannotArrive(t *testing.T) {
 		t.Fatalf("origin fetched %d times", o.calls.Load())
 	}
 }
+
+// failingPublish is a coordinator whose publishes fail while down is set.
+type failingPublish struct {
+	*coord.Local
+	down atomic.Bool
+}
+
+func (c *failingPublish) Publish(ctx context.Context, topic, msg string) error {
+	if c.down.Load() {
+		return errDown
+	}
+	return c.Local.Publish(ctx, topic, msg)
+}
+
+// TestFailedInvalidationIsRetried: an eviction notice that cannot be sent is
+// queued and delivered once the coordinator answers again.
+func TestFailedInvalidationIsRetried(t *testing.T) {
+	c := &failingPublish{Local: coord.NewLocal()}
+	e, m := newEngine(t, c)
+	r := remote(t)
+	o := &countingOrigin{body: []byte("x")}
+	req := cache.Request{Remote: r, Path: "a/evicted.bin", Verdict: r.Classify("a/evicted.bin"), Origin: o, Method: "GET"}
+	readAll(t, e, req)
+	testenv.Eventually(t, 5*time.Second, "commit", func() bool { return e.InFlight() == 0 })
+	other, err := c.Subscribe(context.Background(), "invalidate") // another replica's ear
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c.down.Store(true)
+	if err := e.Evict(context.Background(), "gen", "a/evicted.bin", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.PendingNotices); got != 1 {
+		t.Fatalf("pending notices = %v, want 1", got)
+	}
+	c.down.Store(false)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case k := <-other.C():
+			if k == "gen\x00a/evicted.bin" {
+				testenv.Eventually(t, 5*time.Second, "queue emptied", func() bool { return testutil.ToFloat64(m.PendingNotices) == 0 })
+				return
+			}
+		case <-deadline:
+			t.Fatal("the queued invalidation was never delivered")
+		}
+	}
+}
