@@ -74,6 +74,10 @@ type Request struct {
 	Acceptable func(db.Artifact) bool
 	// Pin marks the committed artifact as exempt from quota eviction.
 	Pin bool
+	// NegativeKey is the path an upstream 404 is remembered under (default
+	// Path): representations of one resource (e.g. a tag asked for with
+	// another Accept) share one negative entry, cleared by evicting it.
+	NegativeKey string
 }
 
 // Options configures an Engine.
@@ -365,13 +369,31 @@ func (e *Engine) headMiss(ctx context.Context, req Request) (*Result, error) {
 	return &Result{Source: "remote", Upstream: resp}, nil
 }
 
-func (e *Engine) negKey(req Request) string { return "neg:" + req.Remote.Name + "/" + req.Path }
+// negKey is where an upstream 404 of remote's path p is remembered. The
+// key includes the remote's negative-cache epoch, so a bulk eviction forgets
+// every remembered 404 of the remote at once (coordinators cannot list keys).
+func (e *Engine) negKey(ctx context.Context, remote, p string) string {
+	epoch, _, err := e.o.Coord.Get(ctx, negEpochKey(remote))
+	if err != nil {
+		e.coordFailed("negative cache epoch", err)
+	}
+	return "neg:" + remote + "/" + epoch + "/" + p
+}
+
+func negEpochKey(remote string) string { return "negepoch:" + remote }
+
+func negPath(req Request) string {
+	if req.NegativeKey != "" {
+		return req.NegativeKey
+	}
+	return req.Path
+}
 
 func (e *Engine) negative(ctx context.Context, req Request) bool {
 	if req.Remote.NegativeTTLSeconds() <= 0 {
 		return false
 	}
-	_, ok, err := e.o.Coord.Get(ctx, e.negKey(req))
+	_, ok, err := e.o.Coord.Get(ctx, e.negKey(ctx, req.Remote.Name, negPath(req)))
 	if err != nil {
 		e.coordFailed("negative cache get", err)
 	}
@@ -383,8 +405,30 @@ func (e *Engine) rememberMissing(ctx context.Context, req Request) {
 	if ttl <= 0 {
 		return
 	}
-	if err := e.o.Coord.Set(ctx, e.negKey(req), "404", time.Duration(ttl)*time.Second); err != nil {
+	if err := e.o.Coord.Set(ctx, e.negKey(ctx, req.Remote.Name, negPath(req)), "404", time.Duration(ttl)*time.Second); err != nil {
 		e.coordFailed("negative cache set", err)
+	}
+}
+
+// forgetMissing drops the remembered 404 of remote's path p and reports
+// whether there was one.
+func (e *Engine) forgetMissing(ctx context.Context, remote, p string) bool {
+	k := e.negKey(ctx, remote, p)
+	_, ok, err := e.o.Coord.Get(ctx, k)
+	if err != nil {
+		e.coordFailed("negative cache get", err)
+	}
+	if err := e.o.Coord.Del(ctx, k); err != nil {
+		e.coordFailed("negative cache delete", err)
+	}
+	return ok
+}
+
+// forgetAllMissing drops every remembered 404 of remote by moving it to a
+// new negative-cache epoch.
+func (e *Engine) forgetAllMissing(ctx context.Context, remote string) {
+	if err := e.o.Coord.Set(ctx, negEpochKey(remote), randomID(), 0); err != nil {
+		e.coordFailed("negative cache epoch", err)
 	}
 }
 

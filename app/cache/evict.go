@@ -29,6 +29,8 @@ func (e *Engine) EvictMatching(ctx context.Context, remote, q string, dryRun boo
 		res.Count, res.Bytes = t.Count, t.Bytes
 		return res, nil
 	}
+	// Remembered upstream 404s cannot be listed: forget all of the remote's.
+	e.forgetAllMissing(ctx, remote)
 	// Collect first, then delete: deleting while paging would shift the walk.
 	var victims []db.Artifact
 	cur := ""

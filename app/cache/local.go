@@ -108,10 +108,16 @@ func (e *Engine) Upload(ctx context.Context, r *config.Remote, p string, body io
 }
 
 // Evict removes one artifact (metadata first, so it is never served again,
-// then its blob) and tells every replica. db.ErrNotFound when not cached.
+// then its blob) and tells every replica. A remembered upstream 404 of the
+// path is forgotten too, so the next request asks the upstream again.
+// db.ErrNotFound when neither was cached.
 func (e *Engine) Evict(ctx context.Context, remote, p, reason string) error {
+	hadMissing := e.forgetMissing(ctx, remote, p)
 	a, err := e.o.Meta.DeleteArtifact(ctx, remote, p)
 	e.memo.del(mkey(remote, p))
+	if errors.Is(err, db.ErrNotFound) && hadMissing {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -187,9 +187,7 @@ func (e *Engine) flushNotices(ctx context.Context) {
 // that the subscription delivers (probes). If the subscription cannot be
 // made, the memo is disabled until it can.
 func (e *Engine) listenInvalidations(ctx context.Context) error {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	id := hex.EncodeToString(b)
+	id := randomID()
 	go func() {
 		defer close(e.subDone)
 		for {
@@ -263,4 +261,11 @@ func (e *Engine) followInvalidations(id string) {
 			return
 		}
 	}
+}
+
+// randomID returns 16 random hex digits.
+func randomID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

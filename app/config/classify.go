@@ -16,8 +16,9 @@ var packageDefaults = map[string][]string{
 		`repodata/.*\.(xml|sqlite|yaml|asc|txt)(\.(gz|bz2|xz|zst|zck))?$`,
 		`Packages\.gz$`,
 	},
-	// Docker: a reference without ':' is a tag (digests are "algo:hex").
-	PackageDocker: {`/manifests/[^/:]+$`, `/tags/list$`},
+	// Docker: a reference without ':' is a tag (digests are "algo:hex");
+	// the referrers of a digest change whenever an artifact names it.
+	PackageDocker: {`/manifests/[^/:]+$`, `/tags/list$`, `/referrers/[^/]+$`},
 }
 
 // PackageDefaults returns the built-in mutable patterns of a package type.

@@ -88,6 +88,7 @@ immutable_patterns: ["terraform_", "\\.zip"]`
 		{"docker nested name tag manifest mutable", docker, "bitnami/charts/redis/manifests/7.2.4", "mutable", "package default", false},
 		{"docker digest manifest immutable", docker, "library/nginx/manifests/sha256:" + strings.Repeat("ab", 32), "immutable", "no immutable_patterns", false},
 		{"docker tags/list mutable", docker, "library/nginx/tags/list", "mutable", "package default", false},
+		{"docker referrers mutable", docker, "library/nginx/referrers/sha256:" + strings.Repeat("ab", 32), "mutable", "package default", false},
 		{"docker blob immutable", docker, "library/nginx/blobs/sha256:" + strings.Repeat("cd", 32), "immutable", "no immutable_patterns", false},
 
 		{"user pattern equal to a default is user-defined", dup, "os/repodata/repomd.xml", "mutable", "mutable_patterns", true},

@@ -81,6 +81,9 @@ type Options struct {
 	NoDisposition bool
 	// Bodies, when set, serves small cache hits from memory.
 	Bodies *BodyCache
+	// RangeNotSatisfiable, when set, writes the body of a 416 answer (the
+	// surface's error format); status and Content-Range are already set.
+	RangeNotSatisfiable func(c *fiber.Ctx) error
 }
 
 // Write sends res. It releases res in every case.
@@ -142,6 +145,10 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 		h.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
 		acc.Status = http.StatusRequestedRangeNotSatisfiable
 		acc.Finish(0, nil)
+		if o.RangeNotSatisfiable != nil {
+			c.Status(http.StatusRequestedRangeNotSatisfiable)
+			return o.RangeNotSatisfiable(c)
+		}
 		return c.Status(http.StatusRequestedRangeNotSatisfiable).JSON(fiber.Map{"error": "range not satisfiable", "remote": acc.Remote, "path": acc.Path})
 	}
 	if status == http.StatusPartialContent {

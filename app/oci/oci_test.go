@@ -107,13 +107,15 @@ func TestSplitPath(t *testing.T) {
 		{name: "name containing manifests", in: "/x/manifests/y/manifests/v1", want: Route{Kind: KindManifest, Name: "x/manifests/y", Ref: "v1"}},
 		{name: "blob", in: "/x/blobs/sha256:00", want: Route{Kind: KindBlob, Name: "x", Ref: "sha256:00"}},
 		{name: "tags", in: "/a/b/tags/list", want: Route{Kind: KindTags, Name: "a/b"}},
+		{name: "referrers", in: "/a/b/referrers/sha256:00", want: Route{Kind: KindReferrers, Name: "a/b", Ref: "sha256:00"}},
+		{name: "name containing referrers", in: "/a/referrers/b/manifests/v1", want: Route{Kind: KindManifest, Name: "a/referrers/b", Ref: "v1"}},
 		{name: "upload start", in: "/a/blobs/uploads/", want: Route{Kind: KindUpload, Name: "a"}},
 		{name: "upload session", in: "/a/b/blobs/uploads/1234-uuid", want: Route{Kind: KindUpload, Name: "a/b"}},
 		{name: "blob named uploads-x", in: "/a/blobs/uploadsx", want: Route{Kind: KindBlob, Name: "a", Ref: "uploadsx"}},
 		{name: "catalog", in: "/_catalog", want: Route{Kind: KindUnknown}},
 		{name: "manifest without name", in: "/manifests/latest", want: Route{Kind: KindUnknown}},
 		{name: "empty reference", in: "/a/manifests/", want: Route{Kind: KindUnknown}},
-		{name: "referrers", in: "/a/referrers/sha256:00", want: Route{Kind: KindUnknown}},
+		{name: "referrers without digest", in: "/a/referrers/", want: Route{Kind: KindUnknown}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

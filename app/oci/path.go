@@ -7,17 +7,18 @@ type Kind int
 
 // The surfaces of a /v2 path.
 const (
-	KindUnknown  Kind = iota
-	KindBase          // /v2/
-	KindManifest      // /v2/<name>/manifests/<reference>
-	KindBlob          // /v2/<name>/blobs/<digest>
-	KindTags          // /v2/<name>/tags/list
-	KindUpload        // /v2/<name>/blobs/uploads/... (push)
+	KindUnknown   Kind = iota
+	KindBase           // /v2/
+	KindManifest       // /v2/<name>/manifests/<reference>
+	KindBlob           // /v2/<name>/blobs/<digest>
+	KindTags           // /v2/<name>/tags/list
+	KindUpload         // /v2/<name>/blobs/uploads/... (push)
+	KindReferrers      // /v2/<name>/referrers/<digest> (OCI 1.1)
 )
 
 // String names the kind for logs.
 func (k Kind) String() string {
-	return [...]string{"unknown", "base", "manifest", "blob", "tags", "upload"}[k]
+	return [...]string{"unknown", "base", "manifest", "blob", "tags", "upload", "referrers"}[k]
 }
 
 // Route is a /v2 path split into its parts. Name is not validated.
@@ -29,7 +30,7 @@ type Route struct {
 
 // SplitPath splits the part of a /v2 path after "/v2" by its suffix, so
 // repository names with slashes need no regular expression: the last
-// "/manifests/", "/blobs/" or "/tags/list" decides.
+// "/manifests/", "/blobs/", "/referrers/" or "/tags/list" decides.
 func SplitPath(p string) Route {
 	p = strings.TrimPrefix(p, "/")
 	if p == "" {
@@ -56,6 +57,12 @@ func SplitPath(p string) Route {
 			return Route{Kind: KindBlob, Name: p[:i], Ref: ref}
 		}
 	}
+	if i := strings.LastIndex(p, "/referrers/"); i > 0 {
+		ref := p[i+len("/referrers/"):]
+		if ref != "" && !strings.Contains(ref, "/") {
+			return Route{Kind: KindReferrers, Name: p[:i], Ref: ref}
+		}
+	}
 	return Route{Kind: KindUnknown}
 }
 
@@ -69,6 +76,8 @@ func (r Route) Path(name string) string {
 		return name + "/blobs/" + r.Ref
 	case KindTags:
 		return name + "/tags/list"
+	case KindReferrers:
+		return name + "/referrers/" + r.Ref
 	}
 	return name
 }

@@ -1,7 +1,7 @@
 package registry
 
 import (
-	"net/url"
+	"github.com/gofiber/fiber/v2"
 
 	"artifactapi/app/cache"
 	"artifactapi/app/httpserve"
@@ -11,7 +11,9 @@ import (
 // blob answers GET and HEAD /v2/<name>/blobs/<digest>: streamed and shared
 // like any artifact, verified against its digest before commit (a mismatch
 // caches nothing and cuts the client's transfer short). A HEAD on a miss is
-// the upstream's HEAD and caches nothing.
+// the upstream's HEAD, remembered for headTTL, and caches nothing. Both
+// methods advertise Range support; an unsatisfiable range is 416
+// RANGE_INVALID in the OCI envelope.
 func (h *Handler) blob(r request) error {
 	d, err := oci.ParseDigest(r.route.Ref)
 	if err != nil {
@@ -27,51 +29,28 @@ func (h *Handler) blob(r request) error {
 	if err != nil {
 		return r.fail(toOCI(err, oci.KindBlob, r.detail()))
 	}
-	req := cache.Request{Remote: r.t.Remote, Path: p, Verdict: v, Method: r.c.Method(), Origin: o, ExpectDigest: d.String()}
+	bo := &blobOrigin{origin: o, heads: h.heads, key: recentKey(r.t.Remote.Name, r.t.Name, d.String())}
+	req := cache.Request{Remote: r.t.Remote, Path: p, Verdict: v, Method: r.c.Method(), Origin: bo, ExpectDigest: d.String()}
 	return h.serve(r, req, oci.KindBlob, httpserve.Options{NoDisposition: true,
-		ExtraHeaders: map[string]string{"Docker-Content-Digest": d.String(), "Content-Type": "application/octet-stream"}})
-}
-
-// tags answers GET and HEAD /v2/<name>/tags/list, a mutable entry; the
-// pagination parameters n and last are forwarded and part of the cache key.
-func (h *Handler) tags(r request) error {
-	p := r.t.Name + "/tags/list"
-	r.acc.Path = p
-	v, oe := r.classify(p)
-	if oe != nil {
-		return r.fail(oe)
-	}
-	q := tagsQuery(r.c.Request().URI().QueryArgs().Peek("n"), r.c.Request().URI().QueryArgs().Peek("last"))
-	key := p
-	if q != "" {
-		key += "?" + q
-	}
-	o, err := newOrigin(h.d.Upstream, r.t.Remote, r.t.Name, p, q, "application/json")
-	if err != nil {
-		return r.fail(toOCI(err, oci.KindTags, r.detail()))
-	}
-	req := cache.Request{Remote: r.t.Remote, Path: key, Verdict: v, Method: r.c.Method(), Origin: o}
-	// A tag list is JSON whatever the upstream called it (never text/html).
-	return h.serve(r, req, oci.KindTags, httpserve.Options{NoDisposition: true,
-		ExtraHeaders: map[string]string{"Content-Type": "application/json"}})
-}
-
-func tagsQuery(n, last []byte) string {
-	q := url.Values{}
-	if len(n) > 0 {
-		q.Set("n", string(n))
-	}
-	if len(last) > 0 {
-		q.Set("last", string(last))
-	}
-	return q.Encode() // Encode sorts by key: a stable cache key
+		ExtraHeaders: map[string]string{"Docker-Content-Digest": d.String(), "Content-Type": "application/octet-stream",
+			"Accept-Ranges": "bytes"},
+		RangeNotSatisfiable: func(c *fiber.Ctx) error {
+			e := Fail(CodeRangeInvalid, "requested range not satisfiable", r.detail())
+			return writeError(c, e)
+		}}, nil)
 }
 
 // serve gets req from the engine and writes it with httpserve (Range, 304,
-// HEAD, streaming). A cached entry whose blob vanished is fetched again once.
-func (h *Handler) serve(r request, req cache.Request, k oci.Kind, o httpserve.Options) error {
+// HEAD, streaming). before, when set, adds headers from the result first. A
+// cached entry whose blob vanished is fetched again once.
+func (h *Handler) serve(r request, req cache.Request, k oci.Kind, o httpserve.Options, before func(*cache.Result)) error {
 	err := h.d.Engine.Serve(r.ctx(), req,
-		func(res *cache.Result) error { return httpserve.Write(r.c, res, r.acc, o) },
+		func(res *cache.Result) error {
+			if before != nil {
+				before(res)
+			}
+			return httpserve.Write(r.c, res, r.acc, o)
+		},
 		func() { r.c.Response().Reset(); setAPIVersion(r.c) })
 	if err != nil {
 		return r.fail(toOCI(err, k, r.detail()))

@@ -25,6 +25,7 @@ const (
 	CodeDenied          = "DENIED"
 	CodeTooManyRequests = "TOOMANYREQUESTS"
 	CodeUnsupported     = "UNSUPPORTED"
+	CodeRangeInvalid    = "RANGE_INVALID"
 	CodeUnavailable     = "UNAVAILABLE"
 	CodeUnknown         = "UNKNOWN"
 )
@@ -41,6 +42,7 @@ var codeStatus = map[string]int{
 	CodeDenied:          http.StatusForbidden,
 	CodeTooManyRequests: http.StatusTooManyRequests,
 	CodeUnsupported:     http.StatusMethodNotAllowed,
+	CodeRangeInvalid:    http.StatusRequestedRangeNotSatisfiable,
 	CodeUnavailable:     http.StatusServiceUnavailable,
 	CodeUnknown:         http.StatusInternalServerError,
 }
@@ -80,8 +82,28 @@ func unknownCode(k oci.Kind) string {
 	return CodeNameUnknown
 }
 
+// invalidCode is the "malformed request" code of each surface, for an
+// upstream 400.
+func invalidCode(k oci.Kind) string {
+	if k == oci.KindBlob || k == oci.KindReferrers {
+		return CodeDigestInvalid
+	}
+	return CodeNameInvalid
+}
+
 // toOCI maps any error of the handlers or the engine to an OCI error for
-// surface k. Causes stay in Err; clients see only public messages.
+// surface k. Causes stay in Err; clients see only public messages. An
+// upstream's 4xx keeps its meaning (only an unreachable upstream or its 5xx
+// is a 502):
+//
+//	400 → 400 NAME_INVALID (DIGEST_INVALID for blobs and referrers)
+//	401, 403 → 403 DENIED: the remote's credentials were refused, which the
+//	  client cannot fix by authenticating to us
+//	404, 410 → 404 BLOB_UNKNOWN / MANIFEST_UNKNOWN / NAME_UNKNOWN
+//	405 → 405 UNSUPPORTED
+//	416 → 416 RANGE_INVALID
+//	429 → 429 TOOMANYREQUESTS
+//	any other 4xx → the same status, UNKNOWN
 func toOCI(err error, k oci.Kind, detail map[string]string) *Error {
 	var oe *Error
 	if errors.As(err, &oe) {
@@ -91,15 +113,22 @@ func toOCI(err error, k oci.Kind, detail map[string]string) *Error {
 	switch {
 	case errors.As(err, &ce):
 		e := &Error{Status: ce.Status, Code: CodeUnknown, Message: ce.Msg, Detail: detail, Err: err}
+		up := ce.Upstream
 		switch {
 		case ce.Status == http.StatusNotFound:
 			e.Code = unknownCode(k)
 		case ce.Status == http.StatusTooManyRequests:
 			e.Code = CodeTooManyRequests
-		case ce.Upstream == http.StatusUnauthorized || ce.Upstream == http.StatusForbidden:
-			// The remote's credentials were refused: the client cannot fix
-			// that by authenticating to us, so this is DENIED, not UNAUTHORIZED.
+		case up == http.StatusUnauthorized || up == http.StatusForbidden:
 			e.Status, e.Code = http.StatusForbidden, CodeDenied
+		case up == http.StatusBadRequest:
+			e.Status, e.Code = up, invalidCode(k)
+		case up == http.StatusMethodNotAllowed:
+			e.Status, e.Code = up, CodeUnsupported
+		case up == http.StatusRequestedRangeNotSatisfiable:
+			e.Status, e.Code = up, CodeRangeInvalid
+		case up >= 400 && up < 500:
+			e.Status = up
 		case ce.Status == http.StatusServiceUnavailable:
 			e.Code = CodeUnavailable
 		}

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"artifactapi/app/cache"
 	"artifactapi/app/oci"
+	"artifactapi/app/upstream"
 )
 
 // manifest answers GET and HEAD /v2/<name>/manifests/<reference>.
@@ -47,7 +49,8 @@ func (h *Handler) manifest(r request) error {
 		return r.fail(toOCI(err, oci.KindManifest, r.detail()))
 	}
 	mo := &manifestOrigin{origin: base, recent: h.recent, log: h.d.Log, metrics: h.d.Metrics, remote: r.t.Remote.Name}
-	req := cache.Request{Remote: r.t.Remote, Path: p, Verdict: v, Method: http.MethodGet, Origin: &tagOrigin{mo}, Acceptable: acceptable}
+	req := cache.Request{Remote: r.t.Remote, Path: p, Verdict: v, Method: http.MethodGet, Origin: &tagOrigin{mo}, Acceptable: acceptable,
+		NegativeKey: p} // a tag missing upstream is missing for every Accept
 	if variant != "" {
 		req.Path = p + "?accept=" + variant
 	}
@@ -82,7 +85,40 @@ func (h *Handler) manifest(r request) error {
 		return r.fail(e)
 	}
 	h.recent.put(recentKey(r.t.Remote.Name, r.t.Name, digest), body, mediaType)
+	if !ref.IsDigest() && res.Source != "cache" {
+		h.indexByDigest(r, digest, body, mediaType, base.url)
+	}
 	return writeManifest(r, res, body, digest, mediaType)
+}
+
+// indexByDigest stores a manifest just fetched by tag under its digest as
+// well, so that a pull by digest (containerd resolves a tag, then GETs the
+// digest) is answered from the cache while the upstream is down, after a
+// restart too. The copy is filled from the bytes in hand (no upstream
+// request), verified and committed by the engine in the background.
+func (h *Handler) indexByDigest(r request, digest string, body []byte, mediaType string, u *url.URL) {
+	p := r.t.Name + "/manifests/" + digest
+	v := r.t.Remote.Classify(p)
+	if !v.Allowed {
+		return
+	}
+	b := append([]byte(nil), body...)
+	req := cache.Request{Remote: r.t.Remote, Path: p, Verdict: v, Method: http.MethodGet, ExpectDigest: digest,
+		Origin: fixedOrigin(func() *upstream.Response { return bytesResponse(b, mediaType, u) })}
+	res, err := h.d.Engine.Get(r.ctx(), req)
+	if err != nil {
+		h.d.Log.Debug("manifest not indexed by digest", "remote", r.t.Remote.Name, "path", p, "err", err)
+		return
+	}
+	res.Release() // a fill goes on without readers
+}
+
+// fixedOrigin answers every GET with the response it builds.
+type fixedOrigin func() *upstream.Response
+
+// Fetch implements cache.Origin.
+func (o fixedOrigin) Fetch(context.Context, string, http.Header) (*upstream.Response, error) {
+	return o(), nil
 }
 
 // readManifest reads a result's body whole (bounded) and releases it. For a

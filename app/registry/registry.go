@@ -46,11 +46,12 @@ type Deps struct {
 type Handler struct {
 	d      Deps
 	recent *recentManifests
+	heads  *recentHeads
 }
 
 // New returns a Handler.
 func New(d Deps) *Handler {
-	return &Handler{d: d, recent: newRecentManifests(1024, 32<<20)}
+	return &Handler{d: d, recent: newRecentManifests(1024, 32<<20), heads: newRecentHeads(4096, time.Now)}
 }
 
 // Mount makes f answer every request whose raw path is /v2 or starts with
@@ -117,12 +118,14 @@ func (h *Handler) Serve(c *fiber.Ctx) error {
 		return fail(oe)
 	}
 	acc.Remote = t.Remote.Name
-	r := request{c: c, t: t, route: route, acc: acc, fail: fail}
+	r := request{c: c, t: t, route: route, ns: ns, acc: acc, fail: fail}
 	switch route.Kind {
 	case oci.KindManifest:
 		return h.manifest(r)
 	case oci.KindBlob:
 		return h.blob(r)
+	case oci.KindReferrers:
+		return h.referrers(r)
 	}
 	return h.tags(r)
 }
@@ -132,6 +135,7 @@ type request struct {
 	c     *fiber.Ctx
 	t     Target
 	route oci.Route
+	ns    string // the client's ?ns=, "" when absent
 	acc   *httpserve.Access
 	fail  func(*Error) error
 }

@@ -19,30 +19,46 @@ type Target struct {
 
 // Resolve picks the remote for the repository name of a /v2 path (PRODUCT §6):
 //
-//  1. the first path segment when it names a docker remote and a name
-//     follows (the RKE2 `rewrite` form /v2/dockerhub/library/nginx/...);
+//  1. the first path segment when it names a docker remote, a name follows,
+//     and there is no ?ns= or ns is that remote's registry host (the RKE2
+//     `rewrite` form /v2/dockerhub/library/nginx/... and containerd's
+//     override_path); the segment is stripped;
 //  2. else, when containerd sent ?ns=<registry>, the docker remote mirroring
-//     that registry (the default docker remote first when several do). A
-//     registry nobody mirrors is NAME_UNKNOWN: answering ghcr.io/x/y from
-//     Docker Hub's x/y would serve a different image;
-//  3. else the default docker remote: default_docker_remote, or, when that
-//     is unset, the one docker remote mirroring docker.io (dockerd's
-//     registry-mirrors only ever sends Docker Hub paths);
-//  4. else NAME_UNKNOWN.
+//     that registry (the default docker remote first when several do), path
+//     unchanged: a first segment that happens to name a remote of another
+//     registry does not take a pull of ns elsewhere;
+//  3. else the first path segment when it names a docker remote (a rewrite
+//     to a remote whose registry_host is not the ns sent);
+//  4. else, without ns, the default docker remote: default_docker_remote,
+//     or, when that is unset, the one docker remote mirroring docker.io
+//     (dockerd's registry-mirrors only ever sends Docker Hub paths);
+//  5. else NAME_UNKNOWN: a registry nobody mirrors is never answered from
+//     Docker Hub, whose x/y may be a different image.
 //
 // One-component names on a Docker Hub remote get "library/". The final name
 // must follow the repository name grammar (NAME_INVALID).
 func Resolve(f *config.File, name, ns string) (Target, *Error) {
 	var t Target
-	if first, rest, ok := strings.Cut(name, "/"); ok && rest != "" && isDocker(f.Remotes[first]) {
-		t = Target{Remote: f.Remotes[first], Name: rest, Via: "prefix"}
-	} else if ns != "" {
-		r := mirrorOf(f, strings.ToLower(ns))
-		if r == nil {
-			return t, Fail(CodeNameUnknown, "no docker remote mirrors registry "+ns, map[string]string{"ns": ns, "name": name})
-		}
-		t = Target{Remote: r, Name: name, Via: "ns"}
-	} else {
+	ns = strings.ToLower(ns)
+	var prefixed *config.Remote
+	first, rest, ok := strings.Cut(name, "/")
+	if ok && rest != "" && isDocker(f.Remotes[first]) {
+		prefixed = f.Remotes[first]
+	}
+	var mirror *config.Remote
+	if ns != "" {
+		mirror = mirrorOf(f, ns)
+	}
+	switch {
+	case prefixed != nil && (ns == "" || prefixed.Registry() == ns):
+		t = Target{Remote: prefixed, Name: rest, Via: "prefix"}
+	case mirror != nil:
+		t = Target{Remote: mirror, Name: name, Via: "ns"}
+	case prefixed != nil:
+		t = Target{Remote: prefixed, Name: rest, Via: "prefix"}
+	case ns != "":
+		return t, Fail(CodeNameUnknown, "no docker remote mirrors registry "+ns, map[string]string{"ns": ns, "name": name})
+	default:
 		r := defaultRemote(f)
 		if r == nil {
 			return t, Fail(CodeNameUnknown, "no docker remote named by the path and no default docker remote (set default_docker_remote)",
