@@ -37,6 +37,12 @@ func (a *App) routes() *fiber.App {
 		IdleTimeout: env.ClientIdle,
 	})
 	f.Server().HeaderReceived = a.headerReceived
+	// No answer is ever sniffed into another type: router 404s and 405s and
+	// the JSON management routes included (/api and /v2 add their sandbox).
+	f.Use(func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+		return c.Next()
+	})
 	h := api.New(api.Deps{
 		Config: a.Config, Engine: a.Engine, Upstream: a.Upstream, Meta: a.Meta, Admin: a.admin,
 		Log: a.log, Metrics: a.Metrics, Health: a.Health, Version: Version,
