@@ -43,6 +43,10 @@ func newRecentHeads(max int, now func() time.Time) *recentHeads {
 func (r *recentHeads) get(key string) (headEntry, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.getLocked(key)
+}
+
+func (r *recentHeads) getLocked(key string) (headEntry, bool) {
 	e, ok := r.m[key]
 	if !ok || r.now().Sub(e.at) >= headTTL {
 		return headEntry{}, false
@@ -74,10 +78,11 @@ func (r *recentHeads) put(key string, e headEntry) {
 // time per key, the others wait for it and take its remembered answer.
 func (r *recentHeads) head(ctx context.Context, key string, fetch func() (*upstream.Response, error)) (*upstream.Response, error) {
 	for {
-		if e, ok := r.get(key); ok {
+		r.mu.Lock()
+		if e, ok := r.getLocked(key); ok {
+			r.mu.Unlock()
 			return e.response(), nil
 		}
-		r.mu.Lock()
 		wait, busy := r.inflight[key]
 		if !busy {
 			done := make(chan struct{})
