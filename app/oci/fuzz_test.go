@@ -22,7 +22,7 @@ func FuzzSplitPath(f *testing.F) {
 			if trimmed != "" {
 				t.Fatalf("SplitPath(%q) = base", p)
 			}
-		case KindManifest, KindBlob, KindTags:
+		case KindManifest, KindBlob, KindTags, KindReferrers:
 			if r.Name == "" {
 				t.Fatalf("SplitPath(%q) = %v without a repository name", p, r.Kind)
 			}
