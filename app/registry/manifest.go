@@ -59,13 +59,7 @@ func (h *Handler) manifest(r request) error {
 		req.Origin, req.ExpectDigest, req.Acceptable = mo, ref.Digest.String(), nil
 	}
 	ctx := r.ctx()
-	var res *cache.Result
-	var body []byte
-	err = h.d.Engine.Serve(ctx, req, func(got *cache.Result) (err error) {
-		res = got
-		body, err = readManifest(ctx, got)
-		return err
-	}, nil)
+	res, body, err := h.readDocument(ctx, req)
 	if err != nil {
 		return r.fail(toOCI(err, oci.KindManifest, r.detail()))
 	}
@@ -165,6 +159,24 @@ func writeManifest(r request, res *cache.Result, body []byte, digest, mediaType 
 		r.acc.Finish(0, nil)
 		return c.SendStatus(http.StatusNotModified)
 	}
+	return sendDocument(r, body)
+}
+
+// readDocument reads a small JSON document (manifest, referrers index)
+// through the engine, whole and bounded.
+func (h *Handler) readDocument(ctx context.Context, req cache.Request) (res *cache.Result, body []byte, err error) {
+	err = h.d.Engine.Serve(ctx, req, func(got *cache.Result) (err error) {
+		res = got
+		body, err = readManifest(ctx, got)
+		return err
+	}, nil)
+	return res, body, err
+}
+
+// sendDocument answers 200 with body (headers already set); a HEAD gets
+// its length and no body.
+func sendDocument(r request, body []byte) error {
+	c := r.c
 	r.acc.Status = http.StatusOK
 	c.Status(http.StatusOK)
 	if c.Method() == http.MethodHead {

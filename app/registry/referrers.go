@@ -45,14 +45,7 @@ func (h *Handler) referrers(r request) error {
 		return r.fail(toOCI(err, oci.KindReferrers, r.detail()))
 	}
 	req := cache.Request{Remote: r.t.Remote, Path: p, Verdict: v, Method: http.MethodGet, Origin: &referrersOrigin{api: api, tag: tag}}
-	ctx := r.ctx()
-	var res *cache.Result
-	var body []byte
-	err = h.d.Engine.Serve(ctx, req, func(got *cache.Result) (err error) {
-		res = got
-		body, err = readManifest(ctx, got)
-		return err
-	}, nil)
+	res, body, err := h.readDocument(r.ctx(), req)
 	if err != nil {
 		return r.fail(toOCI(err, oci.KindReferrers, r.detail()))
 	}
@@ -68,16 +61,8 @@ func (h *Handler) referrers(r request) error {
 	if res.Stale {
 		c.Set("X-Artifact-Stale", "true")
 	}
-	r.acc.Source, r.acc.Stale, r.acc.Status = res.Source, res.Stale, http.StatusOK
-	c.Status(http.StatusOK)
-	if c.Method() == http.MethodHead {
-		c.Response().Header.SetContentLength(len(body))
-		c.Context().Response.SkipBody = true
-		r.acc.Finish(0, nil)
-		return nil
-	}
-	r.acc.Finish(int64(len(body)), nil)
-	return c.Send(body)
+	r.acc.Source, r.acc.Stale = res.Source, res.Stale
+	return sendDocument(r, body)
 }
 
 // referrersOrigin fetches the referrers of a digest: the referrers API,
