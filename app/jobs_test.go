@@ -375,7 +375,8 @@ func TestJobRetention(t *testing.T) {
 func TestJobURLs(t *testing.T) {
 	forModes(t, func(t *testing.T, mode apptest.Mode) {
 		o := newOrigin(t)
-		extra := fmt.Sprintf("  deep:\n    base_url: %q\n    package: generic\n", o.URL+"/deep")
+		extra := fmt.Sprintf("  deep:\n    base_url: %q\n    package: generic\n  files:\n    base_url: %q\n    query_params: [\"v\"]\n",
+			o.URL+"/deep", o.URL+"/files")
 		in := apptest.Start(t, apptest.NewBackends(t, mode), apptest.Options{Remotes: remotesFor(o, extra)})
 		o.set("/files/u1.bin", randBody(1000, 1))
 		o.set("/deep/u2.bin", randBody(2000, 2))
@@ -385,11 +386,11 @@ func TestJobURLs(t *testing.T) {
 		id := submitJob(t, in, `{"urls": `+quoted(urls)+`}`)
 		v := waitJobDone(t, in, id)
 		want := []struct{ remote, path, state, reason string }{
-			{"gen", "files/u1.bin", "cached", ""},
+			{"files", "u1.bin", "cached", ""},
 			{"deep", "u2.bin", "cached", ""},
 			{"", "", "failed", "URL matches no remote"},
 			{"", "", "failed", "invalid URL"},
-			{"gen", "files/q.bin?v=1", "cached", ""},
+			{"files", "q.bin?v=1", "cached", ""}, // an allow-listed query parameter is kept
 		}
 		if v.Remote != "" || len(v.Items) != len(want) {
 			t.Fatalf("job %+v", v)
