@@ -2,8 +2,10 @@
 # bench/registry.sh — the Docker registry mirror benchmark (issue 3): skopeo
 # copy of an image with a 200 MiB layer directly from docker-registry, and
 # through artifactapi cold and warm; upstream requests per cold pull; ten
-# concurrent cold pulls (one upstream GET per blob). See
-# bench/registrybench/main.go. Prints Markdown tables, also written to
+# concurrent cold pulls (one upstream GET per blob); then push and pull of
+# the same image into/from a local docker repository vs docker-registry and
+# the peak RSS during concurrent pushes. See bench/registrybench/main.go and
+# bench/pushbench/main.go. Prints Markdown tables, also written to
 # bench/out/registry.md.
 #
 # Backends: embedded (SQLite + filesystem) always; PostgreSQL + Redis + MinIO
@@ -43,6 +45,8 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$W/registrybench" ./bench/registrybench
+go build -o "$W/pushbench" ./bench/pushbench
+go build -o "$W/artifactapi" .
 mkdir -p "$(dirname "$OUT")"
 : >"$OUT"
 ARGS=(-layer-mib "$LAYER" -runs "$RUNS" -concurrency "$CONC")
@@ -51,6 +55,8 @@ if [[ " $BACKENDS " == *" embedded "* ]]; then
   log "embedded backends"
   env -u DBHOST -u DATABASE_URL -u REDIS_URL -u MINIO_ENDPOINT \
     "$W/registrybench" "${ARGS[@]}" -backend "SQLite + filesystem" | tee -a "$OUT"
+  env -u DBHOST -u DATABASE_URL -u REDIS_URL -u MINIO_ENDPOINT \
+    "$W/pushbench" "${ARGS[@]}" -bin "$W/artifactapi" -backend "SQLite + filesystem" | tee -a "$OUT"
 fi
 
 if [[ " $BACKENDS " == *" production "* ]]; then
@@ -68,6 +74,11 @@ if [[ " $BACKENDS " == *" production "* ]]; then
       MINIO_ENDPOINT="$TEST_MINIO_ENDPOINT" MINIO_ACCESS_KEY="$TEST_MINIO_ACCESS_KEY" \
       MINIO_SECRET_KEY="$TEST_MINIO_SECRET_KEY" MINIO_BUCKET="$BUCKET" MINIO_SECURE=false \
       "$W/registrybench" "${ARGS[@]}" -backend "PostgreSQL + Redis + MinIO" | tee -a "$OUT"
+    env DBHOST=127.0.0.1 DBPORT=5432 DBUSER=postgres DBNAME="$DB_NAME" DBSSLMODE=disable \
+      REDIS_URL=redis://127.0.0.1:6379/0 REDIS_PREFIX="$REDIS_PREFIX" \
+      MINIO_ENDPOINT="$TEST_MINIO_ENDPOINT" MINIO_ACCESS_KEY="$TEST_MINIO_ACCESS_KEY" \
+      MINIO_SECRET_KEY="$TEST_MINIO_SECRET_KEY" MINIO_BUCKET="$BUCKET-push" MINIO_SECURE=false \
+      "$W/pushbench" "${ARGS[@]}" -bin "$W/artifactapi" -backend "PostgreSQL + Redis + MinIO" | tee -a "$OUT"
   fi
 fi
 log "results written to ${OUT#$ROOT/}"
