@@ -21,6 +21,7 @@ import (
 	"artifactapi/app/config"
 	"artifactapi/app/coord"
 	"artifactapi/app/jobs"
+	"artifactapi/app/localrepo"
 	"artifactapi/app/metrics"
 	"artifactapi/app/upstream"
 	"artifactapi/db"
@@ -41,8 +42,11 @@ type App struct {
 	Upstream *upstream.Client
 	Metrics  *metrics.Metrics
 	Fiber    *fiber.App
+	Local    *localrepo.Store // local docker repositories (pushed images)
 	admin    *api.Admin
-	guesses  *api.Throttle // wrong admin tokens and sign-ins per client address
+	// stopLocal ends the expiry of abandoned registry uploads.
+	stopLocal context.CancelFunc
+	guesses   *api.Throttle // wrong admin tokens and sign-ins per client address
 }
 
 // remote returns the current config of a remote, or nil.
@@ -93,6 +97,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.closeBackends()
 		return nil, err
 	}
+	a.openLocalRepos(ctx)
 	a.Fiber = a.routes()
 	a.Jobs.Start(ctx)
 	return a, nil
@@ -176,6 +181,9 @@ func (a *App) Shutdown() error {
 		close(done)
 	}()
 	// Running job items go back to the queue; the engine finishes their downloads.
+	if a.stopLocal != nil {
+		a.stopLocal()
+	}
 	err := errors.Join(a.Jobs.Stop(ctx), a.Engine.Close(ctx))
 	select {
 	case <-done:

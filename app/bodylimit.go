@@ -31,8 +31,8 @@ type bodyRule struct {
 }
 
 // bodyRuleFor classifies a request by its method and raw path: uploads (PUT
-// /api/{remote}/… and the dashboard's PUT /ui/upload) stream up to
-// MAX_UPLOAD_SIZE, POST /cache-artifact reads its own bounded body after
+// /api/{remote}/…, the dashboard's PUT /ui/upload and registry pushes
+// under /v2/) stream up to MAX_UPLOAD_SIZE, POST /cache-artifact reads its own bounded body after
 // checking the credential, and every other route takes at most MaxSmallBody.
 func (a *App) bodyRuleFor(method, rawPath []byte) bodyRule {
 	put := string(method) == http.MethodPut
@@ -41,6 +41,10 @@ func (a *App) bodyRuleFor(method, rawPath []byte) bodyRule {
 		return bodyRule{stream: true, max: a.Config().Env.MaxUploadSize}
 	case string(method) == http.MethodPost && string(rawPath) == "/cache-artifact":
 		return bodyRule{stream: true}
+	case bytes.HasPrefix(rawPath, []byte("/v2/")) && (put || string(method) == http.MethodPatch || string(method) == http.MethodPost):
+		// Registry pushes: blob chunks stream to the blob store, manifests
+		// are bounded by the handler.
+		return bodyRule{stream: true, max: a.Config().Env.MaxUploadSize}
 	}
 	return bodyRule{max: MaxSmallBody}
 }

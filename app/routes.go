@@ -59,13 +59,15 @@ func (a *App) routes() *fiber.App {
 		}
 		return c.Next()
 	})
-	registry.Mount(f, registry.Deps{Config: a.Config, Engine: a.Engine, Upstream: a.Upstream, Log: a.log, Metrics: a.Metrics})
+	registry.Mount(f, registry.Deps{Config: a.Config, Engine: a.Engine, Upstream: a.Upstream, Log: a.log, Metrics: a.Metrics,
+		Local: a.Local, Authorize: a.admin.Require, StatusOf: api.StatusOf})
 	f.Get("/", h.Root)
 	f.Get("/health", h.Health)
 	f.Get("/ready", h.Ready)
 	f.Get("/config", h.Config)
 	f.Get("/artifacts/:remote", h.Artifacts)
 	f.Post("/evict", a.admin.RequireAdmin, h.Evict)
+	f.Post("/registry/gc", a.admin.RequireAdmin, a.registryGC)
 	f.Post("/cache-artifact", h.CacheArtifact)
 	f.Get("/jobs", h.Jobs)
 	f.Get("/jobs/:id", h.Job)

@@ -189,7 +189,7 @@ func TestValidationErrors(t *testing.T) {
 		{"max_size with a junk unit", "bad:\n    base_url: http://x\n    cache:\n      max_size: 5 gigs", []string{`remote "bad"`, "cache.max_size", `"5 gigs"`}},
 		{"zero max_size", "bad:\n    base_url: http://x\n    cache:\n      max_size: 0GiB", []string{`remote "bad"`, "cache.max_size"}},
 		{"password without username", "bad:\n    base_url: http://x\n    password: pw", []string{`remote "bad"`, "password", "username"}},
-		{"local docker", "bad:\n    type: local\n    package: docker", []string{`remote "bad"`, "type", "local docker"}},
+		{"default docker remote is local", "loc:\n    type: local\n    package: docker\ndefault_docker_remote: loc", []string{"default_docker_remote", `"loc"`, "local repository"}},
 		{"private redirects on a local repository", "bad:\n    type: local\n    allow_private_redirects: true", []string{`remote "bad"`, "allow_private_redirects", "local"}},
 		{"private redirects not a boolean", "bad:\n    base_url: http://x\n    allow_private_redirects: sometimes", []string{"sometimes"}},
 		{"private redirects typo", "bad:\n    base_url: http://x\n    allow_private_redirect: true", []string{`remote "bad"`, "unknown key `allow_private_redirect`; did you mean `allow_private_redirects`?"}},

@@ -152,6 +152,8 @@ func (f *File) validate() []string {
 	if d := f.DefaultDockerRemote; d != "" {
 		if r, ok := f.Remotes[d]; !ok || r == nil || r.Package != PackageDocker {
 			probs = append(probs, fmt.Sprintf("default_docker_remote: %q is not a docker remote", d))
+		} else if r.Type == TypeLocal {
+			probs = append(probs, fmt.Sprintf("default_docker_remote: %q is a local repository (it is addressed by its name: /v2/%s/<image>)", d, d))
 		}
 	}
 	return probs
@@ -190,9 +192,6 @@ func (r *Remote) validate() []string {
 			u.RawPath = ""
 			r.baseURL = u
 		}
-	}
-	if r.Type == TypeLocal && r.Package == PackageDocker {
-		bad("type", "local docker repositories are not supported")
 	}
 	if r.Type == TypeLocal && r.AllowPrivateRedirects {
 		bad("allow_private_redirects", "only for remotes of type \"remote\" (a local repository follows no redirects)")

@@ -19,6 +19,7 @@ import (
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
 	"artifactapi/app/httpserve"
+	"artifactapi/app/localrepo"
 	"artifactapi/app/metrics"
 	"artifactapi/app/oci"
 	"artifactapi/app/upstream"
@@ -40,6 +41,12 @@ type Deps struct {
 	Upstream *upstream.Client
 	Log      *slog.Logger
 	Metrics  *metrics.Metrics
+	// Local stores the local docker repositories (nil: none are served).
+	Local *localrepo.Store
+	// Authorize checks the credential of a push (nil: pushes are refused);
+	// StatusOf tells a throttled client (429) from a wrong credential.
+	Authorize func(c *fiber.Ctx) error
+	StatusOf  func(err error) (int, time.Duration)
 }
 
 // Handler serves /v2.
@@ -95,6 +102,9 @@ func (h *Handler) Serve(c *fiber.Ctx) error {
 	p, err := url.PathUnescape(raw)
 	if err != nil {
 		return fail(Fail(CodeNameInvalid, "invalid percent-encoding in path", nil))
+	}
+	if remote, rest, ok := h.localRemote(p); ok {
+		return h.local(c, remote, rest, acc, fail)
 	}
 	route := oci.SplitPath(p)
 	if m := c.Method(); m != http.MethodGet && m != http.MethodHead {

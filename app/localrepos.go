@@ -1,0 +1,44 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"artifactapi/app/localrepo"
+	"artifactapi/db"
+)
+
+// uploadSweep is how often abandoned registry uploads are looked for.
+const uploadSweep = 5 * time.Minute
+
+// openLocalRepos builds the store of local docker repositories on the
+// metadata and blob stores, and starts expiring abandoned uploads (on every
+// replica: each session is removed by one).
+func (a *App) openLocalRepos(ctx context.Context) {
+	rs, ok := a.Meta.(interface{ Registry() db.RegistryStore })
+	if !ok {
+		a.log.Warn("metadata store has no registry tables: local docker repositories are disabled")
+		return
+	}
+	a.Local = localrepo.New(localrepo.Options{Meta: rs.Registry(), Blobs: a.Blobs, Log: a.log})
+	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopLocal = cancel
+	go a.Local.Run(run, uploadSweep)
+}
+
+// registryGC runs a garbage collection of the local docker repositories
+// (POST /registry/gc, admin): abandoned uploads, then blobs no manifest
+// references that were not touched during the grace period.
+func (a *App) registryGC(c *fiber.Ctx) error {
+	if a.Local == nil {
+		return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": "local docker repositories are disabled"})
+	}
+	rep, err := a.Local.CollectGarbage(context.Background())
+	if err != nil {
+		a.log.Error("registry garbage collection failed", "err", err)
+		return c.Status(fiber.StatusInternalServerError).JSON(fiber.Map{"error": "garbage collection failed; see the log"})
+	}
+	return c.JSON(rep)
+}
