@@ -5,7 +5,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 TEMPL_VERSION := v0.3.1100
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: run build test test-go test-e2e fuzz deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
+.PHONY: run build test test-go test-conformance test-e2e fuzz deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
 
 ## run: the embedded default (SQLite + filesystem + in-process), sample remotes.yaml, :8000
 run:
@@ -37,8 +37,8 @@ check-generate:
 	@ls views/*.templ >/dev/null 2>&1 || { echo "views/*.templ missing" >&2; exit 1; }
 	@go tool templ generate >/dev/null && git diff --exit-code -- views || { echo "generated templ files are stale: run make generate and commit"; exit 1; }
 
-## test: every test — lint, fuzzing, unit, integration on both backends under the race detector, real clients, browser
-test: deps lint check-generate fuzz test-go test-e2e
+## test: every test — lint, fuzzing, unit, integration on both backends under the race detector, real clients, OCI conformance, browser
+test: deps lint check-generate fuzz test-go test-conformance test-e2e
 
 test-go:
 	scripts/with-services.sh go test -race -count=1 -timeout 40m ./...
@@ -58,6 +58,11 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz $${t%%:*} $${t##*:} ($(FUZZTIME))"; \
 	  go test -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime=$(FUZZTIME) -parallel 2 "$${t%%:*}"; done
+
+## test-conformance: the OCI distribution-spec conformance suite (pinned, built from the Go module proxy)
+## against a local docker repository, embedded and PostgreSQL+Redis+MinIO; fails unless every test passes
+test-conformance:
+	scripts/with-services.sh scripts/conformance.sh
 
 test-e2e:
 	@test -f e2e/package.json || { echo "e2e/package.json missing: the browser suite cannot run" >&2; exit 1; }

@@ -46,12 +46,13 @@ var pushable = map[string]bool{
 }
 
 // PutManifest stores body (the exact bytes) as a manifest of r, by tag or
-// by digest (ref). The document must parse, its media type (contentType,
+// by digest (ref), also under tags (the ?tag= parameters of a push by
+// digest). The document must parse, its media type (contentType,
 // else its own mediaType) must be an image manifest or index, a by-digest
 // ref must be the bytes' digest, and the blobs and child manifests it
 // references must be in r (non-distributable layers excepted). A subject
 // need not exist (OCI 1.1 pushes referrers before their subject).
-func (s *Store) PutManifest(ctx context.Context, r Repo, ref oci.Reference, contentType string, body []byte) (Pushed, error) {
+func (s *Store) PutManifest(ctx context.Context, r Repo, ref oci.Reference, tags []string, contentType string, body []byte) (Pushed, error) {
 	alg := "sha256"
 	if ref.IsDigest() {
 		alg = ref.Digest.Algorithm()
@@ -128,9 +129,8 @@ func (s *Store) PutManifest(ctx context.Context, r Repo, ref oci.Reference, cont
 	if doc.Subject != nil {
 		m.Subject = doc.Subject.Digest
 	}
-	var tags []string
 	if !ref.IsDigest() {
-		tags = []string{ref.Tag}
+		tags = append([]string{ref.Tag}, tags...)
 	}
 	if err := s.o.Meta.PutRegistryManifest(ctx, m, tags); err != nil {
 		return Pushed{}, err

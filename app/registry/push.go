@@ -32,7 +32,24 @@ func (r localReq) body() (io.Reader, int64) {
 	if cl < 0 {
 		cl = -1 // chunked or until close
 	}
-	return s, cl
+	return &stickyEOF{r: s}, cl
+}
+
+// stickyEOF keeps returning the first error (io.EOF included) of r. A
+// fasthttp chunked body stream read again after its end blocks on the
+// connection for the next request; minio-go reads again after io.EOF.
+type stickyEOF struct {
+	r   io.Reader
+	err error
+}
+
+func (s *stickyEOF) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.r.Read(p)
+	s.err = err
+	return n, err
 }
 
 // contentRange parses the Content-Range of a chunk: "<start>-<end>" (the
@@ -220,7 +237,14 @@ func (h *Handler) putManifest(r localReq) error {
 		return r.fail(&Error{Status: http.StatusRequestEntityTooLarge, Code: CodeSizeInvalid,
 			Message: fmt.Sprintf("a manifest may not exceed %d bytes", oci.MaxManifestSize), Detail: r.detail()})
 	}
-	p, err := h.d.Local.PutManifest(r.ctx(), r.repo, ref, r.c.Get("Content-Type"), raw)
+	var tags []string
+	for _, t := range r.c.Request().URI().QueryArgs().PeekMulti("tag") {
+		if !oci.ValidTag(string(t)) {
+			return r.fail(&Error{Status: http.StatusBadRequest, Code: CodeTagInvalid, Message: "invalid tag", Detail: map[string]string{"tag": string(t)}})
+		}
+		tags = append(tags, string(t))
+	}
+	p, err := h.d.Local.PutManifest(r.ctx(), r.repo, ref, tags, r.c.Get("Content-Type"), raw)
 	if err != nil {
 		return r.fail(localError(err, r))
 	}
@@ -228,6 +252,9 @@ func (h *Handler) putManifest(r localReq) error {
 	r.c.Set("Docker-Content-Digest", p.Digest.String())
 	if p.Subject != "" {
 		r.c.Set("OCI-Subject", p.Subject)
+	}
+	if len(tags) > 0 {
+		r.c.Set("OCI-Tag", strings.Join(tags, ", "))
 	}
 	r.c.Response().Header.SetContentLength(0)
 	r.done(http.StatusCreated, 0)
