@@ -120,7 +120,11 @@ func (h *Handler) local(c *fiber.Ctx, remote *config.Remote, rest string, acc *h
 	read := m == http.MethodGet || m == http.MethodHead
 	if !read || kind == localUpload {
 		if e := h.authorize(c); e != nil {
-			return fail(e)
+			err := fail(e)
+			if e.Code == CodeUnauthorized { // after fail: writeError sets Basic
+				c.Set(fiber.HeaderWWWAuthenticate, challenge(c, "repository:"+remote.Name+"/"+name+":pull,push"))
+			}
+			return err
 		}
 	}
 	switch {

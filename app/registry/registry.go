@@ -103,6 +103,9 @@ func (h *Handler) Serve(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(Fail(CodeNameInvalid, "invalid percent-encoding in path", nil))
 	}
+	if p == tokenPath && c.Method() == http.MethodGet {
+		return h.token(c, acc, fail)
+	}
 	if remote, rest, ok := h.localRemote(p); ok {
 		return h.local(c, remote, rest, acc, fail)
 	}
@@ -112,9 +115,7 @@ func (h *Handler) Serve(c *fiber.Ctx) error {
 	}
 	switch route.Kind {
 	case oci.KindBase:
-		acc.Status = http.StatusOK
-		acc.Finish(0, nil)
-		return c.Status(http.StatusOK).JSON(fiber.Map{})
+		return h.ping(c, acc, fail)
 	case oci.KindUpload:
 		return fail(Fail(CodeUnsupported, "this registry is a read-only pull-through cache", nil))
 	case oci.KindUnknown:
