@@ -141,7 +141,7 @@ func (h *Handler) local(c *fiber.Ctx, remote *config.Remote, rest string, acc *h
 	case kind == localTags && read:
 		return h.localTags(r)
 	case kind == localReferrers && read:
-		return h.referrers(r)
+		return h.localReferrerIndex(r)
 	case kind == localUpload && upload == "" && m == http.MethodPost:
 		return h.startUpload(r)
 	case kind == localUpload && upload != "":

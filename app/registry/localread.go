@@ -174,9 +174,9 @@ func (h *Handler) localTags(r localReq) error {
 	return r.sendJSON(http.StatusOK, "application/json", body)
 }
 
-// referrers answers GET /referrers/<digest> (OCI 1.1): an image index of the
+// localReferrerIndex answers GET /referrers/<digest> (OCI 1.1): an image index of the
 // manifests whose subject is the digest, filtered by ?artifactType=.
-func (h *Handler) referrers(r localReq) error {
+func (h *Handler) localReferrerIndex(r localReq) error {
 	d, err := oci.ParseContentDigest(r.ref)
 	if err != nil {
 		return r.fail(Fail(CodeDigestInvalid, "invalid digest", map[string]string{"digest": r.ref}))
