@@ -36,6 +36,16 @@ type Options struct {
 	CacheTTL   time.Duration // how long a verified credential is trusted (0: never cached)
 	Log        *slog.Logger
 	Now        func() time.Time // default time.Now
+	// Backoff slows password guessing per user name; nil: no back-off.
+	Backoff *Backoff
+}
+
+// ThrottledError refuses a password attempt while its user name is backing
+// off after failures (every replica agrees through the coordinator).
+type ThrottledError struct{ Wait time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("auth: too many failed sign-ins for this user; retry in %s", e.Wait.Round(time.Second))
 }
 
 // Authenticator turns credentials into principals.
@@ -247,10 +257,14 @@ func (a *Authenticator) Password(ctx context.Context, user, password string) (*P
 	if p, ok := a.cache.get(key); ok {
 		return p, nil
 	}
+	if wait := a.o.Backoff.Wait(ctx, user); wait > 0 {
+		return nil, &ThrottledError{Wait: wait}
+	}
 	u, err := a.o.Store.GetUser(ctx, user)
 	if errors.Is(err, db.ErrNotFound) {
 		// Spend the same time as a real check: user names are not probed.
 		_, _ = CheckPassword(dummyHash, password)
+		a.o.Backoff.Fail(ctx, user)
 		return nil, ErrUnauthorized
 	}
 	if err != nil {
@@ -258,8 +272,10 @@ func (a *Authenticator) Password(ctx context.Context, user, password string) (*P
 	}
 	ok, err := CheckPassword(u.PasswordHash, password)
 	if err != nil || !ok || u.Disabled {
+		a.o.Backoff.Fail(ctx, user)
 		return nil, ErrUnauthorized
 	}
+	a.o.Backoff.Reset(ctx, user)
 	p, err := userPrincipal(u)
 	if err != nil {
 		return nil, err

@@ -121,10 +121,17 @@ type Principal struct {
 	Scopes  []Scope
 }
 
+// AdminPrincipal is the bootstrap superuser (ADMIN_TOKEN).
+func AdminPrincipal() *Principal { return adminPrincipal() }
+
 // adminPrincipal is the bootstrap superuser.
 func adminPrincipal() *Principal {
 	return &Principal{Kind: KindAdmin, Name: "admin", Scopes: []Scope{{Action: Admin}}}
 }
+
+// System is the principal of what the process does on its own (a
+// configuration reload on SIGHUP): it holds no scope.
+func System() *Principal { return &Principal{Kind: "system", Name: "system"} }
 
 // Authenticated reports whether p is not anonymous.
 func (p *Principal) Authenticated() bool { return p != nil }

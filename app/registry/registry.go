@@ -40,6 +40,19 @@ type Deps struct {
 	Upstream *upstream.Client
 	Log      *slog.Logger
 	Metrics  *metrics.Metrics
+	// AuthorizeRead decides whether the request may read from remote r
+	// (nil: the base endpoint /v2/); it returns nil or the error to answer
+	// (UNAUTHORIZED with its challenge set, DENIED, TOOMANYREQUESTS).
+	// nil: everything is readable.
+	AuthorizeRead func(c *fiber.Ctx, r *config.Remote, name string) *Error
+}
+
+// authorizeRead applies Deps.AuthorizeRead.
+func (h *Handler) authorizeRead(c *fiber.Ctx, r *config.Remote, name string) *Error {
+	if h.d.AuthorizeRead == nil {
+		return nil
+	}
+	return h.d.AuthorizeRead(c, r, name)
 }
 
 // Handler serves /v2.
@@ -102,6 +115,9 @@ func (h *Handler) Serve(c *fiber.Ctx) error {
 	}
 	switch route.Kind {
 	case oci.KindBase:
+		if e := h.authorizeRead(c, nil, ""); e != nil {
+			return fail(e)
+		}
 		acc.Status = http.StatusOK
 		acc.Finish(0, nil)
 		return c.Status(http.StatusOK).JSON(fiber.Map{})
@@ -118,6 +134,9 @@ func (h *Handler) Serve(c *fiber.Ctx) error {
 		return fail(oe)
 	}
 	acc.Remote = t.Remote.Name
+	if e := h.authorizeRead(c, t.Remote, route.Name); e != nil {
+		return fail(e)
+	}
 	r := request{c: c, t: t, route: route, ns: ns, acc: acc, fail: fail}
 	switch route.Kind {
 	case oci.KindManifest:
