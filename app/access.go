@@ -37,7 +37,10 @@ func (a *App) startAccess(ctx context.Context, e config.Env) error {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{}, 2)
 	go func() { a.Auth.Run(bg); done <- struct{}{} }()
-	go func() { a.Audit.RunSweeps(bg, func() time.Duration { return a.Config().Env.AuditRetention }); done <- struct{}{} }()
+	go func() {
+		a.Audit.RunSweeps(bg, func() time.Duration { return a.Config().Env.AuditRetention })
+		done <- struct{}{}
+	}()
 	a.stopAccess = func() {
 		cancel()
 		<-done
