@@ -18,6 +18,7 @@ import (
 	"artifactapi/app/apptest"
 	"artifactapi/app/auth"
 	"artifactapi/app/cache"
+	"artifactapi/app/registry/registrytest"
 )
 
 // accessRemotes: two local repositories, a public remote and a scoped one.
@@ -330,4 +331,52 @@ func basicAuth(user, pw string) string {
 	req, _ := http.NewRequest(http.MethodGet, "http://x", nil)
 	req.SetBasicAuth(user, pw)
 	return req.Header.Get("Authorization")
+}
+
+// TestSkopeoLogsInToAnAuthenticatedDockerRemote: skopeo follows the 401
+// bearer challenge to /v2/token with user + token (and user + password),
+// then pulls; without credentials it is refused.
+func TestSkopeoLogsInToAnAuthenticatedDockerRemote(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	up, err := registrytest.StartRegistry(ctx, registrytest.RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(up.Stop)
+	img, err := registrytest.NewImage("linux/amd64", []int{4096}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&registrytest.Pusher{Base: up.URL}).PushImage(ctx, "team/app", "v1", img); err != nil {
+		t.Fatal(err)
+	}
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Embedded), apptest.Options{Remotes: fmt.Sprintf(`
+remotes:
+  internal:
+    base_url: %q
+    package: docker
+    access: authenticated
+`, up.URL)})
+	if st := call(t, in, http.MethodPost, "/admin/users", apptest.Admin(),
+		map[string]any{"name": "puller", "password": "puller-password-1", "scopes": []string{"read"}}, nil); st != http.StatusCreated {
+		t.Fatalf("create user: %d", st)
+	}
+	tok, _ := newToken(t, in, map[string]any{"name": "node", "owner": "puller", "scopes": []string{"read"}})
+	host := strings.TrimPrefix(in.URL, "http://")
+	src := "docker://" + host + "/internal/team/app:v1"
+	for _, creds := range []string{"puller:" + tok, "puller:puller-password-1"} {
+		if _, err := registrytest.Copy(ctx, src, "dir:"+t.TempDir(), "--src-creds", creds); err != nil {
+			t.Fatalf("skopeo copy with %s…: %v", creds[:7], err)
+		}
+	}
+	if out, err := registrytest.Copy(ctx, src, "dir:"+t.TempDir()); err == nil {
+		t.Fatalf("anonymous pull from an authenticated remote succeeded:\n%s", out)
+	}
+	// The challenge names the token endpoint.
+	_, hdr, _ := in.Get(t, "/v2/internal/team/app/manifests/v1", nil)
+	if want := `Bearer realm="` + in.URL + `/v2/token",service="artifactapi"`; !strings.HasPrefix(hdr.Get("WWW-Authenticate"), want) {
+		t.Fatalf("WWW-Authenticate %q, want prefix %q", hdr.Get("WWW-Authenticate"), want)
+	}
+	noSecrets(t, in, tok)
 }
