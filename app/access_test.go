@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -379,4 +382,99 @@ remotes:
 		t.Fatalf("WWW-Authenticate %q, want prefix %q", hdr.Get("WWW-Authenticate"), want)
 	}
 	noSecrets(t, in, tok)
+}
+
+// TestDashboardSessionsAreServerSide: a user signs in with a password; the
+// session ends on sign-out (the old cookie no longer works) and with a
+// password change.
+func TestDashboardSessionsAreServerSide(t *testing.T) {
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Embedded), apptest.Options{Remotes: accessRemotes("http://127.0.0.1:9")})
+	if st := call(t, in, http.MethodPost, "/admin/users", apptest.Admin(),
+		map[string]any{"name": "erin", "password": "erin-password-1", "scopes": []string{"read"}}, nil); st != http.StatusCreated {
+		t.Fatalf("create user: %d", st)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path string, form url.Values, cookies []*http.Cookie, hdr map[string]string) *http.Response {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, in.URL+path, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	signIn := func(pw string) (session *http.Cookie, seed *http.Cookie, csrf string) {
+		t.Helper()
+		resp := do(http.MethodGet, "/ui/login", nil, nil, nil)
+		seed = cookieOf(resp, "artifactapi_csrf")
+		csrf = csrfFor(t, in, seed)
+		resp = do(http.MethodPost, "/ui/login", url.Values{"username": {"erin"}, "token": {pw}, "_csrf": {csrf}}, []*http.Cookie{seed}, nil)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in: %d", resp.StatusCode)
+		}
+		return cookieOf(resp, "artifactapi_session"), seed, csrf
+	}
+	session, seed, csrf := signIn("erin-password-1")
+	if resp := do(http.MethodGet, "/ui/", nil, []*http.Cookie{session, seed}, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("overview: %d", resp.StatusCode)
+	}
+	if resp := do(http.MethodGet, "/ui/config", nil, []*http.Cookie{session, seed}, nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("config page for a reader: %d, want 403", resp.StatusCode)
+	}
+	do(http.MethodPost, "/ui/logout", nil, []*http.Cookie{session, seed}, map[string]string{"X-CSRF-Token": csrf})
+	if resp := do(http.MethodGet, "/ui/", nil, []*http.Cookie{session, seed}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the signed-out cookie still works: %d", resp.StatusCode)
+	}
+	session, seed, _ = signIn("erin-password-1")
+	call(t, in, http.MethodPatch, "/admin/users/erin", apptest.Admin(), map[string]any{"password": "erin-password-2"}, nil)
+	if resp := do(http.MethodGet, "/ui/", nil, []*http.Cookie{session, seed}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the session survived a password change: %d", resp.StatusCode)
+	}
+	var audit struct{ Entries []map[string]any }
+	call(t, in, http.MethodGet, "/audit?action=login&actor=erin", apptest.Admin(), nil, &audit)
+	if len(audit.Entries) != 2 {
+		t.Fatalf("audit: %d sign-ins of erin, want 2: %v", len(audit.Entries), audit.Entries)
+	}
+}
+
+func cookieOf(resp *http.Response, name string) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return &http.Cookie{Name: name}
+}
+
+// csrfFor reads the CSRF token the login page shows for seed.
+func csrfFor(t *testing.T, in *apptest.Instance, seed *http.Cookie) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, in.URL+"/ui/login", nil)
+	req.AddCookie(seed)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("no CSRF token on the login page")
+	}
+	return html.UnescapeString(string(m[1]))
 }
