@@ -54,7 +54,7 @@ func textOrigin(t *testing.T) *httptest.Server {
 }
 
 // call sends a JSON request and decodes a JSON answer into out (may be nil).
-func call(t *testing.T, in *apptest.Instance, method, path string, hdr map[string]string, body any, out any) int {
+func call(t testing.TB, in *apptest.Instance, method, path string, hdr map[string]string, body any, out any) int {
 	t.Helper()
 	var r io.Reader
 	h := map[string]string{}
@@ -80,7 +80,7 @@ func call(t *testing.T, in *apptest.Instance, method, path string, hdr map[strin
 func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 
 // newToken creates an API token through the management API.
-func newToken(t *testing.T, in *apptest.Instance, req map[string]any) (secret, id string) {
+func newToken(t testing.TB, in *apptest.Instance, req map[string]any) (secret, id string) {
 	t.Helper()
 	var out struct {
 		Token, ID string
