@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"artifactapi/app/api"
+	"artifactapi/app/auth"
 	"artifactapi/app/blob"
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
@@ -47,6 +48,12 @@ type App struct {
 	// stopLocal ends the expiry of abandoned registry uploads.
 	stopLocal context.CancelFunc
 	guesses   *api.Throttle // wrong admin tokens and sign-ins per client address
+	// Auth verifies credentials and manages users, tokens and sessions;
+	// Audit records every mutation.
+	Auth       *auth.Authenticator
+	Audit      *auth.Auditor
+	access     db.AuthStore
+	stopAccess context.CancelFunc // ends the invalidation listener and the audit sweeps
 }
 
 // remote returns the current config of a remote, or nil.
@@ -68,8 +75,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.cfg.Store(cfg)
 	a.guesses = api.NewThrottle(cfg.Env.AuthFailures, nil)
-	a.admin = api.NewAdmin(cfg.Env.AdminToken, a.guesses)
 	if err := a.openBackends(ctx, cfg.Env); err != nil {
+		a.closeBackends()
+		return nil, err
+	}
+	if err := a.startAccess(ctx, cfg.Env); err != nil {
 		a.closeBackends()
 		return nil, err
 	}
@@ -86,6 +96,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		},
 	})
 	if err != nil {
+		a.stopAccess()
 		a.closeBackends()
 		return nil, err
 	}
@@ -94,6 +105,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Jobs, err = jobs.New(jobs.Options{Store: a.Meta, Engine: eng, Upstream: a.Upstream, Coord: a.Coord, Config: a.Config, Log: log, Metrics: a.Metrics})
 	if err != nil {
 		_ = eng.Close(ctx)
+		a.stopAccess()
 		a.closeBackends()
 		return nil, err
 	}
@@ -189,6 +201,7 @@ func (a *App) Shutdown() error {
 	case <-done:
 	case <-ctx.Done():
 	}
+	a.stopAccess()
 	a.closeBackends()
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"artifactapi/app/auth"
 	"artifactapi/app/config"
 )
 
@@ -15,13 +16,18 @@ import (
 func (a *App) Reload() error {
 	cur := a.Config()
 	f, err := config.LoadRemotesFile(cur.Env.RemotesPath)
+	ev := auth.Event{Action: auth.ActReload, Target: cur.Env.RemotesPath}
 	if err != nil {
 		a.log.Error("reload refused; keeping the running configuration", "err", err)
+		ev.Outcome, ev.Detail = auth.OutcomeFailed, "invalid remotes file; the running configuration stays"
+		a.Audit.Record(context.Background(), auth.System(), "", ev)
 		return err
 	}
 	next := *cur
 	next.Remotes = f
 	a.cfg.Store(&next)
+	ev.Count = int64(len(f.Remotes))
+	a.Audit.Record(context.Background(), auth.System(), "", ev)
 	a.log.Info("remotes reloaded", "file", cur.Env.RemotesPath, "remotes", len(f.Remotes))
 	return nil
 }

@@ -45,7 +45,7 @@ func (a *App) routes() *fiber.App {
 	})
 	h := api.New(api.Deps{
 		Config: a.Config, Engine: a.Engine, Upstream: a.Upstream, Meta: a.Meta, Admin: a.admin,
-		Log: a.log, Metrics: a.Metrics, Health: a.Health, Version: Version,
+		Auth: a.Auth, Access: a.access, Log: a.log, Metrics: a.Metrics, Health: a.Health, Version: Version,
 		Jobs: a.Jobs,
 	})
 	f.Use(closeUnreadBody)
@@ -59,15 +59,29 @@ func (a *App) routes() *fiber.App {
 		}
 		return c.Next()
 	})
+	// The token endpoint is routed before the registry, which takes every
+	// other /v2 path.
+	f.Get(api.TokenPath, h.RegistryToken)
+	f.Post(api.TokenPath, h.RegistryToken)
 	registry.Mount(f, registry.Deps{Config: a.Config, Engine: a.Engine, Upstream: a.Upstream, Log: a.log, Metrics: a.Metrics,
-		Local: a.Local, Authorize: a.admin.Require, StatusOf: api.StatusOf})
+		Local: a.Local, AuthorizeRead: a.authorizeRead, AuthorizeWrite: a.authorizeWrite, StatusOf: api.StatusOf})
 	f.Get("/", h.Root)
 	f.Get("/health", h.Health)
 	f.Get("/ready", h.Ready)
 	f.Get("/config", h.Config)
 	f.Get("/artifacts/:remote", h.Artifacts)
-	f.Post("/evict", a.admin.RequireAdmin, h.Evict)
+	f.Post("/evict", h.Evict)
 	f.Post("/registry/gc", a.admin.RequireAdmin, a.registryGC)
+	f.Get("/whoami", h.Whoami)
+	f.Get("/audit", a.admin.RequireAdmin, h.Audit)
+	adm := f.Group("/admin", a.admin.RequireAdmin)
+	adm.Get("/users", h.Users)
+	adm.Post("/users", h.CreateUser)
+	adm.Patch("/users/:name", h.UpdateUser)
+	adm.Delete("/users/:name", h.DeleteUser)
+	adm.Get("/tokens", h.Tokens)
+	adm.Post("/tokens", h.CreateToken)
+	adm.Delete("/tokens/:id", h.RevokeToken)
 	f.Post("/cache-artifact", h.CacheArtifact)
 	f.Get("/jobs", h.Jobs)
 	f.Get("/jobs/:id", h.Job)
@@ -75,7 +89,7 @@ func (a *App) routes() *fiber.App {
 	f.Get(cache.PeerPath+":id", h.PeerFill)
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
 	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Metrics: a.Metrics, Backends: a.backends,
-		AdminToken: a.Config().Env.AdminToken, Guesses: a.guesses, Log: a.log, Version: Version}).Mount(f)
+		AdminToken: a.Config().Env.AdminToken, Guesses: a.guesses, Access: a.Auth, Audit: a.Audit, Log: a.log, Version: Version}).Mount(f)
 	return f
 }
 

@@ -5,16 +5,15 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"artifactapi/app/auth"
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
 	"artifactapi/app/httpserve"
@@ -39,6 +38,8 @@ type Deps struct {
 	Meta     db.Store
 	Jobs     *jobs.Manager // batch cache jobs
 	Admin    *Admin
+	Auth     *auth.Authenticator // users, tokens, sessions
+	Access   db.AuthStore        // lists users, tokens and the audit log
 	Log      *slog.Logger
 	Metrics  *metrics.Metrics
 	// Health checks each backend (metadata, blobs, coordination).
@@ -59,71 +60,103 @@ func New(d Deps) *Handler {
 	return &Handler{d: d, bodies: httpserve.NewBodyCache(64<<10, 16<<20)}
 }
 
-// Admin checks the admin credential: Bearer, or Basic with any user name.
+// Admin authenticates requests and checks their access: ADMIN_TOKEN, API
+// tokens and user passwords (Bearer, or Basic), through one authenticator.
 // Wrong credentials count against the client's address (see Throttle).
 type Admin struct {
-	token, peer []byte
-	guesses     *Throttle
+	auth    *auth.Authenticator
+	peer    []byte
+	guesses *Throttle
+	audit   *auth.Auditor
 }
 
-// NewAdmin returns a checker for token; guesses may be nil (no throttling).
-func NewAdmin(token string, guesses *Throttle) *Admin {
-	return &Admin{token: []byte(token), peer: []byte(cache.PeerToken(token)), guesses: guesses}
+// NewAdmin returns a checker on a; guesses may be nil (no throttling),
+// audit may be nil (nothing recorded).
+func NewAdmin(a *auth.Authenticator, adminToken string, guesses *Throttle, audit *auth.Auditor) *Admin {
+	return &Admin{auth: a, peer: []byte(cache.PeerToken(adminToken)), guesses: guesses, audit: audit}
 }
 
-// MatchPeer checks a replica credential (derived from the admin token).
+// MatchPeer checks a replica credential (derived from the admin token):
+// it is not a user credential, and no user credential is one.
 func (a *Admin) MatchPeer(got string) bool {
-	return len(a.token) > 0 && subtle.ConstantTimeCompare([]byte(got), a.peer) == 1
+	return len(a.peer) > 0 && got != "" && subtle.ConstantTimeCompare([]byte(got), a.peer) == 1
 }
 
-// presented returns the token of the Authorization header; ok is false when
-// the request carries no admin-style credential at all.
-func presented(c *fiber.Ctx) (got string, ok bool) {
-	auth := c.Get(fiber.HeaderAuthorization)
-	switch {
-	case len(auth) > 7 && strings.EqualFold(auth[:7], "bearer "):
-		return strings.TrimSpace(auth[7:]), true
-	case len(auth) > 6 && strings.EqualFold(auth[:6], "basic "):
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(auth[6:]))
-		if err != nil {
-			return "", true
-		}
-		if i := strings.IndexByte(string(raw), ':'); i >= 0 {
-			return string(raw[i+1:]), true
-		}
-		return "", true
-	case auth != "":
-		return "", true
+// principalKey is the Locals key of a request's resolved principal.
+type principalKey struct{}
+
+// Principal authenticates the request once (the result is kept in the
+// request's locals): nil for a request without credentials. A wrong
+// credential is 401; an address that presented too many is 429 with
+// Retry-After, right credential or not, or guessing would go on.
+func (a *Admin) Principal(c *fiber.Ctx) (*auth.Principal, error) {
+	if v, ok := c.Locals(principalKey{}).(*auth.Principal); ok {
+		return v, nil
 	}
-	return "", false
-}
-
-// Require returns nil when the request carries the admin credential, else
-// the error to answer: 401 with the challenge, or 429 with Retry-After while
-// the client's address has presented too many wrong credentials (even a
-// right one is then refused, or guessing would go on).
-func (a *Admin) Require(c *fiber.Ctx) error {
-	got, ok := presented(c)
-	if !ok {
-		return errUnauthorized
+	hdr := c.Get(fiber.HeaderAuthorization)
+	if hdr == "" {
+		return nil, nil
 	}
 	ip := c.IP()
 	if wait := a.guesses.Take(ip); wait > 0 {
-		return TooManyGuesses(wait)
+		return nil, TooManyGuesses(wait)
 	}
-	if !a.Match(got) {
-		return errUnauthorized
+	p, err := a.auth.Authorization(c.UserContext(), hdr)
+	if err != nil {
+		return nil, a.credentialError(err)
 	}
 	a.guesses.Refund(ip)
-	return nil
+	c.Locals(principalKey{}, p)
+	return p, nil
 }
 
-// Match compares a presented token in constant time.
-func (a *Admin) Match(got string) bool {
-	return len(a.token) > 0 && subtle.ConstantTimeCompare([]byte(got), a.token) == 1
+// credentialError maps an error of the authenticator to the client's.
+func (a *Admin) credentialError(err error) error {
+	var te *auth.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		return &httpError{status: http.StatusTooManyRequests, msg: "too many failed sign-ins for this user; retry later", retryAfter: te.Wait}
+	case errors.Is(err, auth.ErrUnauthorized):
+		return errBadCredential
+	}
+	return &httpError{status: http.StatusServiceUnavailable, msg: "credentials cannot be checked now (metadata store unavailable)"}
 }
 
-// RequireAdmin is middleware refusing requests without the admin credential.
+// Authorize returns the request's principal when it may do action on r
+// (nil: an action concerning no remote, which needs a global scope). Else
+// 401 (no or a wrong credential) or 403 (a credential without the scope).
+func (a *Admin) Authorize(c *fiber.Ctx, action string, r *config.Remote) (*auth.Principal, error) {
+	p, err := a.Principal(c)
+	if err != nil {
+		return nil, err
+	}
+	if auth.Allowed(p, action, r) {
+		return p, nil
+	}
+	if p == nil {
+		return nil, errUnauthorized
+	}
+	return p, Fail(http.StatusForbidden, "this credential lacks the "+action+" scope"+forRemote(r))
+}
+
+func forRemote(r *config.Remote) string {
+	if r == nil {
+		return ""
+	}
+	return " for remote " + r.Name
+}
+
+// Require returns nil when the request carries a credential with the global
+// admin scope (ADMIN_TOKEN, or a user or token granted "admin").
+func (a *Admin) Require(c *fiber.Ctx) error {
+	_, err := a.Authorize(c, auth.Admin, nil)
+	return err
+}
+
+// Match reports whether got is ADMIN_TOKEN (constant time).
+func (a *Admin) Match(got string) bool { return a.auth.IsAdminToken(got) }
+
+// RequireAdmin is middleware refusing requests without the global admin scope.
 func (a *Admin) RequireAdmin(c *fiber.Ctx) error {
 	if err := a.Require(c); err != nil {
 		return err
@@ -131,8 +164,38 @@ func (a *Admin) RequireAdmin(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// Record writes an audit entry for the request's principal and address.
+func (a *Admin) Record(c *fiber.Ctx, p *auth.Principal, ev auth.Event) {
+	a.audit.Record(c.UserContext(), p, c.IP(), ev)
+}
+
+// outcome is the audit outcome of an error of Authorize or of the operation.
+func outcome(err error) string {
+	var he *httpError
+	switch {
+	case err == nil:
+		return auth.OutcomeOK
+	case errors.As(err, &he) && (he.status == http.StatusUnauthorized || he.status == http.StatusForbidden || he.status == http.StatusTooManyRequests):
+		return auth.OutcomeDenied
+	}
+	return auth.OutcomeFailed
+}
+
+// StatusOf is the HTTP status of an error of Principal or Authorize (500
+// for others), with the Retry-After of a 429.
+func StatusOf(err error) (int, time.Duration) {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he.status, he.retryAfter
+	}
+	return http.StatusInternalServerError, 0
+}
+
+// errBadCredential is the answer to a wrong, expired or revoked credential.
+var errBadCredential = &httpError{status: http.StatusUnauthorized, msg: "invalid credentials"}
+
 // errUnauthorized is the answer to a missing or wrong admin credential.
-var errUnauthorized = &httpError{status: http.StatusUnauthorized, msg: "admin credential required"}
+var errUnauthorized = &httpError{status: http.StatusUnauthorized, msg: "credentials required"}
 
 // TooManyGuesses is the answer to an address that failed too often: 429
 // with Retry-After (whole seconds, rounded up).

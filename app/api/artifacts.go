@@ -5,11 +5,13 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"artifactapi/app/auth"
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
 	"artifactapi/app/httpserve"
@@ -104,6 +106,12 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	}
 	switch c.Method() {
 	case http.MethodGet, http.MethodHead:
+		// A public remote needs no credential: its reads skip this check.
+		if r.Access != config.AccessPublic {
+			if _, err := h.d.Admin.Authorize(c, auth.Read, r); err != nil {
+				return fail(err, p)
+			}
+		}
 	case http.MethodPut:
 		return h.put(c, r, p, acc, fail)
 	case http.MethodDelete:
@@ -144,8 +152,11 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	return nil
 }
 
-func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) error {
-	if err := h.d.Admin.Require(c); err != nil {
+func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) (err error) {
+	who, err := h.d.Admin.Authorize(c, auth.Write, r)
+	ev := auth.Event{Action: auth.ActUpload, Remote: r.Name, Target: p}
+	defer func() { h.record(c, who, ev, acc) }()
+	if err != nil {
 		return fail(err, p)
 	}
 	if !r.IsLocal() {
@@ -169,6 +180,7 @@ func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.A
 	acc.Source = "upload"
 	acc.Finish(a.Size, nil)
 	c.Set("Location", "/api/"+r.Name+"/"+p)
+	ev.Count, ev.Detail = 1, "sha256 "+a.SHA256
 	answer := fiber.Map{
 		"remote": r.Name, "path": p, "size": a.Size, "sha256": a.SHA256,
 		"content_type": a.ContentType, "url": "/api/" + r.Name + "/" + p,
@@ -186,7 +198,13 @@ func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.A
 const emptyUploadWarning = "the upload was empty (0 bytes, sha256 e3b0c442…): stored, but check that the file you sent exists and is not empty"
 
 func (h *Handler) delete(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) error {
-	if err := h.d.Admin.Require(c); err != nil {
+	ev := auth.Event{Action: auth.ActEvict, Remote: r.Name, Target: p}
+	if r.IsLocal() {
+		ev.Action = auth.ActDelete
+	}
+	who, err := h.d.Admin.Authorize(c, auth.Delete, r)
+	defer func() { h.record(c, who, ev, acc) }()
+	if err != nil {
 		return fail(err, p)
 	}
 	key := p
@@ -203,6 +221,19 @@ func (h *Handler) delete(c *fiber.Ctx, r *config.Remote, p string, acc *httpserv
 	acc.Status = http.StatusOK
 	acc.Finish(0, nil)
 	return c.JSON(fiber.Map{"remote": r.Name, "path": key, reason: true})
+}
+
+// record writes the audit entry of a mutation of /api, its outcome taken
+// from the status answered.
+func (h *Handler) record(c *fiber.Ctx, who *auth.Principal, ev auth.Event, acc *httpserve.Access) {
+	switch st := acc.Status; {
+	case st == http.StatusUnauthorized || st == http.StatusForbidden || st == http.StatusTooManyRequests:
+		ev.Outcome = auth.OutcomeDenied
+	case st >= 400:
+		ev.Outcome = auth.OutcomeFailed
+		ev.Detail = strconv.Itoa(st) + " " + http.StatusText(st)
+	}
+	h.d.Admin.Record(c, who, ev)
 }
 
 // UploadBody is the request body of an upload, streamed. A body with a

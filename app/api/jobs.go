@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
+	"artifactapi/app/auth"
 	"artifactapi/app/jobs"
 	"artifactapi/db"
 )
@@ -48,8 +49,15 @@ type cacheRequest struct {
 // store: database/sql watches its context's Done from other goroutines, and
 // RequestCtx.Done races with server shutdown (go test -race).
 func (h *Handler) CacheArtifact(c *fiber.Ctx) error {
-	if err := h.d.Admin.Require(c); err != nil {
+	// Who may submit is known only from the body (the remote): a request
+	// without any credential is refused before the body is read.
+	who, err := h.d.Admin.Principal(c)
+	if err != nil {
 		return err
+	}
+	if who == nil {
+		h.d.Admin.Record(c, nil, auth.Event{Action: auth.ActJobSubmit, Outcome: auth.OutcomeDenied})
+		return errUnauthorized
 	}
 	if err := requireJSON(c); err != nil {
 		return err
@@ -70,6 +78,17 @@ func (h *Handler) CacheArtifact(c *fiber.Ctx) error {
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return Fail(http.StatusBadRequest, "invalid JSON body: "+err.Error())
 	}
+	// A job of one remote needs admin on it; a job of URLs, global admin.
+	r := h.d.Config().Remotes.Remotes[req.Remote]
+	if req.Remote == "" || r != nil {
+		if _, err := h.d.Admin.Authorize(c, auth.Admin, r); err != nil {
+			h.d.Admin.Record(c, who, auth.Event{Action: auth.ActJobSubmit, Remote: req.Remote, Outcome: auth.OutcomeDenied})
+			return err
+		}
+	} else if !who.Can(auth.Admin, "") {
+		// An unknown remote is reported only to who could submit anywhere.
+		return Fail(http.StatusForbidden, "this credential lacks the admin scope")
+	}
 	j, err := h.d.Jobs.Submit(c.UserContext(), jobs.Submission{Remote: req.Remote, Paths: req.Paths, URLs: req.URLs, Pin: req.Pin})
 	var inv *jobs.InvalidError
 	if errors.As(err, &inv) {
@@ -86,6 +105,7 @@ func (h *Handler) CacheArtifact(c *fiber.Ctx) error {
 		h.d.Log.Error("create job", "err", err)
 		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
 	}
+	h.d.Admin.Record(c, who, auth.Event{Action: auth.ActJobSubmit, Remote: req.Remote, Target: j.ID, Count: int64(len(j.Items))})
 	loc := "/jobs/" + j.ID
 	c.Set(fiber.HeaderLocation, loc)
 	return c.Status(http.StatusAccepted).JSON(fiber.Map{"id": j.ID, "items": len(j.Items), "state": j.State, "url": loc})
@@ -101,14 +121,20 @@ func (h *Handler) Jobs(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
+	who, err := h.d.Admin.Principal(c)
+	if err != nil {
+		return err
+	}
 	list, err := h.d.Jobs.Jobs(c.UserContext(), limit)
 	if err != nil {
 		h.d.Log.Error("list jobs", "err", err)
 		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
 	}
-	out := make([]jobJSON, len(list))
-	for i, j := range list {
-		out[i] = toJobJSON(j)
+	out := make([]jobJSON, 0, len(list))
+	for _, j := range list {
+		if h.mayRead(who, j.Remote) {
+			out = append(out, toJobJSON(j))
+		}
 	}
 	return c.JSON(fiber.Map{"jobs": out})
 }
@@ -141,17 +167,38 @@ func (h *Handler) Job(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// job loads job id, mapping the store's errors to the client's.
+// job loads job id, mapping the store's errors to the client's; a job the
+// caller may not read is not found.
 func (h *Handler) job(c *fiber.Ctx, id string) (db.Job, error) {
+	who, err := h.d.Admin.Principal(c)
+	if err != nil {
+		return db.Job{}, err
+	}
 	j, err := h.d.Jobs.Job(c.UserContext(), id)
-	if errors.Is(err, db.ErrNotFound) {
-		return j, Fail(http.StatusNotFound, "job not found")
+	if errors.Is(err, db.ErrNotFound) || (err == nil && !h.mayRead(who, j.Remote)) {
+		return db.Job{}, Fail(http.StatusNotFound, "job not found")
 	}
 	if err != nil {
 		h.d.Log.Error("get job", "job", id, "err", err)
 		return j, Fail(http.StatusServiceUnavailable, "metadata store unavailable")
 	}
 	return j, nil
+}
+
+// mayRead reports whether who may see what concerns remote: a job of URLs
+// (remote "") spans remotes, so it is shown to who may read every one.
+func (h *Handler) mayRead(who *auth.Principal, remote string) bool {
+	cfg := h.d.Config()
+	if remote != "" {
+		r := cfg.Remotes.Remotes[remote]
+		return r == nil && who.Can(auth.Admin, "") || r != nil && auth.Allowed(who, auth.Read, r)
+	}
+	for _, r := range cfg.Remotes.Remotes {
+		if !auth.Allowed(who, auth.Read, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // jobDetailJSON is GET /jobs/{id}: the job and the selected items, with
@@ -204,10 +251,25 @@ func parseItemSelection(c *fiber.Ctx) (itemSelection, error) {
 // end as canceled, running ones finish; the answer is the job as GET
 // /jobs/{id} lists it, with the number of items canceled now.
 func (h *Handler) CancelJob(c *fiber.Ctx) error {
-	if err := h.d.Admin.Require(c); err != nil {
+	id := utils.CopyString(c.Params("id"))
+	who, err := h.d.Admin.Principal(c)
+	if err != nil {
 		return err
 	}
-	id := utils.CopyString(c.Params("id"))
+	if who == nil {
+		h.d.Admin.Record(c, nil, auth.Event{Action: auth.ActJobCancel, Target: id, Outcome: auth.OutcomeDenied})
+		return errUnauthorized
+	}
+	before, err := h.job(c, id)
+	if err != nil {
+		return err
+	}
+	ev := auth.Event{Action: auth.ActJobCancel, Remote: before.Remote, Target: id}
+	if _, err := h.d.Admin.Authorize(c, auth.Admin, h.d.Config().Remotes.Remotes[before.Remote]); err != nil {
+		ev.Outcome = auth.OutcomeDenied
+		h.d.Admin.Record(c, who, ev)
+		return err
+	}
 	n, err := h.d.Jobs.Cancel(c.UserContext(), id)
 	if errors.Is(err, db.ErrNotFound) {
 		return Fail(http.StatusNotFound, "job not found")
@@ -216,6 +278,8 @@ func (h *Handler) CancelJob(c *fiber.Ctx) error {
 		h.d.Log.Error("cancel job", "job", id, "err", err)
 		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
 	}
+	ev.Count = int64(n)
+	h.d.Admin.Record(c, who, ev)
 	j, err := h.job(c, id)
 	if err != nil {
 		return err

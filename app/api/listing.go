@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"artifactapi/app/auth"
 	"artifactapi/db"
 )
 
@@ -66,9 +67,14 @@ func ListQueryFrom(c *fiber.Ctx, remote string) (db.ListQuery, error) {
 // Artifacts serves GET /artifacts/{remote}: a page of cached artifacts and totals.
 func (h *Handler) Artifacts(c *fiber.Ctx) error {
 	remote := c.Params("remote")
-	if h.d.Config().Remotes.Remotes[remote] == nil {
+	r := h.d.Config().Remotes.Remotes[remote]
+	if r == nil {
 		_, err := writeError(c, Fail(http.StatusNotFound, "unknown remote"), remote, "")
 		return err
+	}
+	if _, err := h.d.Admin.Authorize(c, auth.Read, r); err != nil {
+		_, werr := writeError(c, err, remote, "")
+		return werr
 	}
 	q, err := ListQueryFrom(c, remote)
 	if err == nil {
@@ -105,6 +111,14 @@ type evictRequest struct {
 // contains q; dry_run only counts. The body must be JSON with known fields
 // only: a form, or a misspelt "dry_run", must never become a real eviction.
 func (h *Handler) Evict(c *fiber.Ctx) error {
+	// The remote is in the body: refuse a request without any credential first.
+	if who, err := h.d.Admin.Principal(c); err != nil || who == nil {
+		if err == nil {
+			err = errUnauthorized
+			h.d.Admin.Record(c, nil, auth.Event{Action: auth.ActEvictBulk, Outcome: auth.OutcomeDenied})
+		}
+		return err
+	}
 	if err := requireJSON(c); err != nil {
 		return err
 	}
@@ -115,11 +129,26 @@ func (h *Handler) Evict(c *fiber.Ctx) error {
 		_, werr := writeError(c, Fail(http.StatusBadRequest, "body must be JSON {\"remote\", \"q\", \"dry_run\"}: "+err.Error()), "", "")
 		return werr
 	}
-	if h.d.Config().Remotes.Remotes[req.Remote] == nil {
+	r := h.d.Config().Remotes.Remotes[req.Remote]
+	if r == nil {
 		_, werr := writeError(c, Fail(http.StatusBadRequest, "unknown remote"), req.Remote, "")
 		return werr
 	}
+	ev := auth.Event{Action: auth.ActEvictBulk, Remote: req.Remote, Target: "q=" + req.Q}
+	who, err := h.d.Admin.Authorize(c, auth.Delete, r)
+	if err != nil {
+		if !req.DryRun {
+			ev.Outcome = auth.OutcomeDenied
+			h.d.Admin.Record(c, who, ev)
+		}
+		_, werr := writeError(c, err, req.Remote, "")
+		return werr
+	}
 	res, err := h.d.Engine.EvictMatching(c.UserContext(), req.Remote, req.Q, req.DryRun)
+	if !req.DryRun {
+		ev.Count, ev.Outcome = res.Count, outcome(err)
+		h.d.Admin.Record(c, who, ev)
+	}
 	if err != nil {
 		_, werr := writeError(c, err, req.Remote, "")
 		return werr

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"artifactapi/app/auth"
 	"artifactapi/app/cache"
 	"artifactapi/app/httpserve"
 )
@@ -18,11 +19,18 @@ func (h *Handler) Root(c *fiber.Ctx) error {
 	if strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
 		return c.Redirect("/ui/", http.StatusFound)
 	}
+	who, err := h.d.Admin.Principal(c)
+	if err != nil {
+		return err
+	}
 	cfg := h.d.Config()
 	remotes := make([]fiber.Map, 0, len(cfg.Remotes.Remotes))
 	for _, n := range cfg.Remotes.Names() {
 		r := cfg.Remotes.Remotes[n]
-		remotes = append(remotes, fiber.Map{"name": n, "type": r.Type, "package": r.Package, "description": r.Description})
+		if !auth.Allowed(who, auth.Read, r) {
+			continue
+		}
+		remotes = append(remotes, fiber.Map{"name": n, "type": r.Type, "package": r.Package, "description": r.Description, "access": r.Access})
 	}
 	return c.JSON(fiber.Map{"name": "artifactapi", "version": h.d.Version, "remotes": remotes})
 }
@@ -74,14 +82,28 @@ func (h *Handler) Ready(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ready", "components": comps, "failed": failed})
 }
 
-// Config shows the effective configuration with every secret redacted.
+// Config shows the effective configuration with every secret redacted,
+// and only the remotes the caller may read.
 func (h *Handler) Config(c *fiber.Ctx) error {
+	who, err := h.d.Admin.Principal(c)
+	if err != nil {
+		return err
+	}
 	comps := h.d.Health(c.UserContext())
 	backends := map[string]string{}
 	for k, v := range comps {
 		backends[k] = v.Backend
 	}
-	return c.JSON(h.d.Config().Redacted(backends))
+	cfg := h.d.Config()
+	out := cfg.Redacted(backends)
+	if remotes, ok := out["remotes"].(map[string]any); ok {
+		for name, r := range cfg.Remotes.Remotes {
+			if !auth.Allowed(who, auth.Read, r) {
+				delete(remotes, name)
+			}
+		}
+	}
+	return c.JSON(out)
 }
 
 // PeerFill serves a download running in this replica to another replica

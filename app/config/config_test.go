@@ -158,6 +158,25 @@ func TestAllowPrivateRedirects(t *testing.T) {
 	}
 }
 
+// TestAccessPolicy: public unless the remote says otherwise.
+func TestAccessPolicy(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{name: "default", yaml: "base_url: http://origin.test", want: config.AccessPublic},
+		{name: "public", yaml: "base_url: http://origin.test\naccess: public", want: config.AccessPublic},
+		{name: "authenticated", yaml: "base_url: http://origin.test\naccess: authenticated", want: config.AccessAuthenticated},
+		{name: "scoped", yaml: "base_url: http://origin.test\naccess: scoped", want: config.AccessScoped},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := remote(t, tc.yaml).Access; got != tc.want {
+				t.Fatalf("Access = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestValidationErrors checks that each refused file says which remote and
 // which key is wrong, and why.
 func TestValidationErrors(t *testing.T) {
@@ -194,6 +213,7 @@ func TestValidationErrors(t *testing.T) {
 		{"private redirects not a boolean", "bad:\n    base_url: http://x\n    allow_private_redirects: sometimes", []string{"sometimes"}},
 		{"private redirects typo", "bad:\n    base_url: http://x\n    allow_private_redirect: true", []string{`remote "bad"`, "unknown key `allow_private_redirect`; did you mean `allow_private_redirects`?"}},
 		{"reserved name", "v1:\n    base_url: http://x", []string{`remote "v1"`, "name"}},
+		{"unknown access policy", "bad:\n    base_url: http://x\n    access: private", []string{`remote "bad"`, "access", `"private"`, "public, authenticated or scoped"}},
 		{"default docker remote is not docker", "gen:\n    base_url: http://x\ndefault_docker_remote: gen", []string{"default_docker_remote", `"gen"`}},
 	}
 	for _, tc := range tests {
@@ -383,6 +403,8 @@ func TestLoadEnvRefusesBadValues(t *testing.T) {
 		{"MAX_UPLOAD_SIZE zero", "MAX_UPLOAD_SIZE", "0"},
 		{"JOB_CONCURRENCY zero", "JOB_CONCURRENCY", "0"},
 		{"JOB_CONCURRENCY not a number", "JOB_CONCURRENCY", "four"},
+		{"AUDIT_RETENTION not a duration", "AUDIT_RETENTION", "forever"},
+		{"AUTH_CACHE_TTL negative", "AUTH_CACHE_TTL", "-1s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -52,6 +52,8 @@ var EnvVars = []EnvVar{
 	{Name: "DISK_MIN_FREE", Default: "64MiB", Help: "/ready fails while DATA_DIR has less free space than this (0: off); it also fails for 30s after a download ran out of space"},
 	{Name: "JOB_CONCURRENCY", Default: "4", Help: "batch cache job downloads running at once per remote"},
 	{Name: "MAX_CONCURRENT_FILLS", Default: "256", Help: "upstream downloads running at once in this replica; beyond it a miss gets 503 with Retry-After (0: no limit)"},
+	{Name: "AUDIT_RETENTION", Default: "2160h", Help: "audit log entries are deleted this long after they were recorded (0: kept forever)"},
+	{Name: "AUTH_CACHE_TTL", Default: "5s", Help: "how long a replica trusts a verified token, password or session without asking the database (revocations also reach every replica at once through Redis)"},
 	{Name: "JOB_RETENTION", Default: "720h", Help: "finished batch jobs are deleted this long after they ended (0: kept forever)"},
 }
 
@@ -94,6 +96,8 @@ type Env struct {
 	JobConcurrency  int
 	MaxFills        int // MAX_CONCURRENT_FILLS; 0: no limit
 	JobRetention    time.Duration
+	AuditRetention  time.Duration // 0: audit entries are kept forever
+	AuthCacheTTL    time.Duration // how long a verified credential is trusted without the database
 }
 
 // LoadEnv reads the environment through getenv (os.Getenv in production).
@@ -171,6 +175,8 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	e.HeaderTimeout = dur("UPSTREAM_HEADER_TIMEOUT", "30s")
 	e.IdleTimeout = dur("UPSTREAM_IDLE_TIMEOUT", "60s")
 	e.JobRetention = dur("JOB_RETENTION", "720h")
+	e.AuditRetention = dur("AUDIT_RETENTION", "2160h")
+	e.AuthCacheTTL = dur("AUTH_CACHE_TTL", "5s")
 	e.ClientIdle = dur("CLIENT_IDLE_TIMEOUT", "120s")
 	e.ClientHeader = dur("CLIENT_HEADER_TIMEOUT", "10s")
 	e.ShutdownTimeout = dur("SHUTDOWN_TIMEOUT", "60s")
@@ -291,7 +297,7 @@ func (c *Config) Redacted(backends map[string]string) map[string]any {
 		for _, name := range c.Remotes.Names() {
 			r := c.Remotes.Remotes[name]
 			m := map[string]any{
-				"name": name, "type": r.Type, "package": r.Package, "description": r.Description,
+				"name": name, "type": r.Type, "access": r.Access, "package": r.Package, "description": r.Description,
 				"base_url": r.BaseURL, "immutable_patterns": nonNil(r.ImmutablePatterns),
 				"mutable_patterns": nonNil(r.MutablePatterns), "package_mutable_patterns": nonNil(PackageDefaults(r.Package)),
 				"check_mutable_updates": r.CheckMutableUpdates, "allow_overwrite": r.AllowOverwrite,
@@ -318,6 +324,7 @@ func (c *Config) Redacted(backends map[string]string) map[string]any {
 		"log_format": e.LogFormat, "upstream_connect_timeout": e.ConnectTimeout.String(),
 		"upstream_header_timeout": e.HeaderTimeout.String(), "upstream_idle_timeout": e.IdleTimeout.String(),
 		"shutdown_timeout": e.ShutdownTimeout.String(), "max_upload_size": e.MaxUploadSize, "disk_min_free": e.DiskMinFree, "job_concurrency": e.JobConcurrency, "max_concurrent_fills": e.MaxFills, "job_retention": e.JobRetention.String(),
+		"audit_retention": e.AuditRetention.String(), "auth_cache_ttl": e.AuthCacheTTL.String(),
 		"admin_token": "REDACTED",
 	}
 	if e.MinIOSecretKey != "" {

@@ -30,6 +30,16 @@ const (
 	PackageDocker  = "docker"
 )
 
+// Read policies of a remote (`access:`).
+const (
+	// AccessPublic: anyone may read (the default).
+	AccessPublic = "public"
+	// AccessAuthenticated: any signed-in principal may read.
+	AccessAuthenticated = "authenticated"
+	// AccessScoped: only principals with a read scope covering the remote.
+	AccessScoped = "scoped"
+)
+
 // Defaults (seconds) for omitted TTLs.
 const (
 	DefaultImmutableTTL = 0
@@ -71,6 +81,9 @@ type Remote struct {
 	// RegistryHost is the registry a docker remote mirrors ("docker.io"),
 	// matched against containerd's ?ns= parameter. Derived from base_url when empty.
 	RegistryHost string `yaml:"registry_host" json:"registry_host,omitempty"`
+	// Access is who may read: AccessPublic (default), AccessAuthenticated
+	// or AccessScoped.
+	Access string `yaml:"access" json:"access"`
 
 	compiled classifier
 	baseURL  *url.URL
@@ -169,6 +182,13 @@ func (r *Remote) validate() []string {
 	}
 	if r.Package == "" {
 		r.Package = PackageGeneric
+	}
+	switch r.Access {
+	case "":
+		r.Access = AccessPublic
+	case AccessPublic, AccessAuthenticated, AccessScoped:
+	default:
+		bad("access", "unknown policy %q (want public, authenticated or scoped)", r.Access)
 	}
 	switch r.Type {
 	case TypeRemote, TypeLocal:

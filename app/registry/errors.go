@@ -153,7 +153,7 @@ func writeError(c *fiber.Ctx, e *Error) error {
 	if detail == nil {
 		detail = map[string]string{}
 	}
-	if e.Code == CodeUnauthorized {
+	if e.Code == CodeUnauthorized && len(c.Response().Header.Peek(fiber.HeaderWWWAuthenticate)) == 0 {
 		c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="artifactapi"`)
 	}
 	if e.Code == CodeUnsupported && e.Status == http.StatusMethodNotAllowed {

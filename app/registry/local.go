@@ -102,7 +102,8 @@ func splitLocal(rest string) (kind localKind, name, ref, upload string, ok bool)
 }
 
 // local answers a request to a local docker repository: a full registry.
-// Reads are open like any remote's; every write needs the admin credential.
+// Reads follow the remote's read policy (access:); every write needs the
+// write scope on the remote.
 func (h *Handler) local(c *fiber.Ctx, remote *config.Remote, rest string, acc *httpserve.Access, fail func(*Error) error) error {
 	acc.Remote = remote.Name
 	kind, name, ref, upload, ok := splitLocal(rest)
@@ -119,13 +120,15 @@ func (h *Handler) local(c *fiber.Ctx, remote *config.Remote, rest string, acc *h
 	m := c.Method()
 	read := m == http.MethodGet || m == http.MethodHead
 	if !read || kind == localUpload {
-		if e := h.authorize(c); e != nil {
+		if e := h.authorize(c, remote); e != nil {
 			err := fail(e)
 			if e.Code == CodeUnauthorized { // after fail: writeError sets Basic
 				c.Set(fiber.HeaderWWWAuthenticate, challenge(c, "repository:"+remote.Name+"/"+name+":pull,push"))
 			}
 			return err
 		}
+	} else if e := h.authorizeRead(c, remote, remote.Name+"/"+name); e != nil {
+		return fail(e)
 	}
 	switch {
 	case kind == localManifest && read:
@@ -162,23 +165,26 @@ func (h *Handler) local(c *fiber.Ctx, remote *config.Remote, rest string, acc *h
 // authorize checks the admin credential of a push: UNAUTHORIZED with the
 // Basic challenge (what docker login, skopeo and the conformance suite
 // answer), or TOOMANYREQUESTS while the address is throttled.
-func (h *Handler) authorize(c *fiber.Ctx) *Error {
-	if h.d.Authorize == nil {
+func (h *Handler) authorize(c *fiber.Ctx, r *config.Remote) *Error {
+	if h.d.AuthorizeWrite == nil {
 		return Fail(CodeDenied, "pushing is disabled", nil)
 	}
-	err := h.d.Authorize(c)
+	err := h.d.AuthorizeWrite(c, r)
 	if err == nil {
 		return nil
 	}
 	if h.d.StatusOf != nil {
-		if st, wait := h.d.StatusOf(err); st == http.StatusTooManyRequests {
+		switch st, wait := h.d.StatusOf(err); st {
+		case http.StatusTooManyRequests:
 			e := Fail(CodeTooManyRequests, "too many wrong credentials from this address; retry later", nil)
 			secs := int64((wait + time.Second - 1) / time.Second)
 			e.Err = &cache.Error{Status: st, Msg: "throttled", RetryAfter: strconv.FormatInt(max(secs, 1), 10)}
 			return e
+		case http.StatusForbidden:
+			return Fail(CodeDenied, "this credential may not push to "+r.Name, map[string]string{"remote": r.Name})
 		}
 	}
-	return Fail(CodeUnauthorized, "pushing needs the admin credential (ADMIN_TOKEN, as a Bearer token or a Basic password)", nil)
+	return Fail(CodeUnauthorized, "pushing needs a credential with the write scope on "+r.Name+" (or ADMIN_TOKEN)", nil)
 }
 
 // localError maps an error of the local store to the OCI envelope.

@@ -43,10 +43,24 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	// Local stores the local docker repositories (nil: none are served).
 	Local *localrepo.Store
-	// Authorize checks the credential of a push (nil: pushes are refused);
-	// StatusOf tells a throttled client (429) from a wrong credential.
-	Authorize func(c *fiber.Ctx) error
-	StatusOf  func(err error) (int, time.Duration)
+	// AuthorizeWrite checks that the request may push to (or delete from)
+	// local remote r (nil: pushes are refused); StatusOf tells a throttled
+	// client (429) from a wrong credential.
+	AuthorizeWrite func(c *fiber.Ctx, r *config.Remote) error
+	StatusOf       func(err error) (int, time.Duration)
+	// AuthorizeRead decides whether the request may read from remote r
+	// (nil: the base endpoint /v2/); it returns nil or the error to answer
+	// (UNAUTHORIZED with its challenge set, DENIED, TOOMANYREQUESTS).
+	// nil: everything is readable.
+	AuthorizeRead func(c *fiber.Ctx, r *config.Remote, name string) *Error
+}
+
+// authorizeRead applies Deps.AuthorizeRead.
+func (h *Handler) authorizeRead(c *fiber.Ctx, r *config.Remote, name string) *Error {
+	if h.d.AuthorizeRead == nil {
+		return nil
+	}
+	return h.d.AuthorizeRead(c, r, name)
 }
 
 // Handler serves /v2.
@@ -103,9 +117,6 @@ func (h *Handler) Serve(c *fiber.Ctx) error {
 	if err != nil {
 		return fail(Fail(CodeNameInvalid, "invalid percent-encoding in path", nil))
 	}
-	if p == tokenPath && c.Method() == http.MethodGet {
-		return h.token(c, acc, fail)
-	}
 	if remote, rest, ok := h.localRemote(p); ok {
 		return h.local(c, remote, rest, acc, fail)
 	}
@@ -115,7 +126,12 @@ func (h *Handler) Serve(c *fiber.Ctx) error {
 	}
 	switch route.Kind {
 	case oci.KindBase:
-		return h.ping(c, acc, fail)
+		if e := h.authorizeRead(c, nil, ""); e != nil {
+			return fail(e)
+		}
+		acc.Status = http.StatusOK
+		acc.Finish(0, nil)
+		return c.Status(http.StatusOK).JSON(fiber.Map{})
 	case oci.KindUpload:
 		return fail(Fail(CodeUnsupported, "this registry is a read-only pull-through cache", nil))
 	case oci.KindUnknown:
@@ -129,6 +145,9 @@ func (h *Handler) Serve(c *fiber.Ctx) error {
 		return fail(oe)
 	}
 	acc.Remote = t.Remote.Name
+	if e := h.authorizeRead(c, t.Remote, route.Name); e != nil {
+		return fail(e)
+	}
 	r := request{c: c, t: t, route: route, ns: ns, acc: acc, fail: fail}
 	switch route.Kind {
 	case oci.KindManifest:

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
+	"artifactapi/app/auth"
 	"artifactapi/app/config"
 	"artifactapi/app/jobs"
 	"artifactapi/db"
@@ -120,6 +121,7 @@ func (h *Handler) StartJob(c *fiber.Ctx) error {
 		return err
 	}
 	h.d.Log.Info("dashboard job", "job", j.ID, "remote", remote, "items", len(paths))
+	h.record(c, auth.Event{Action: auth.ActJobSubmit, Remote: remote, Target: j.ID, Count: int64(len(paths)), Detail: "dashboard"})
 	if isHTMX(c) {
 		c.Set("HX-Redirect", "/ui/jobs/"+j.ID)
 		return c.SendStatus(http.StatusOK)
@@ -153,11 +155,13 @@ func (h *Handler) CancelJob(c *fiber.Ctx) error {
 		return err
 	}
 	id := utils.CopyString(c.Params("id"))
-	if _, err := m.Cancel(c.UserContext(), id); errors.Is(err, db.ErrNotFound) {
+	n, err := m.Cancel(c.UserContext(), id)
+	if errors.Is(err, db.ErrNotFound) {
 		return fail(http.StatusNotFound, "There is no job with this id.")
 	} else if err != nil {
 		return err
 	}
+	h.record(c, auth.Event{Action: auth.ActJobCancel, Target: id, Count: int64(n), Detail: "dashboard"})
 	if !isHTMX(c) {
 		return c.Redirect("/ui/jobs/"+id, http.StatusSeeOther)
 	}

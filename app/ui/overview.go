@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"artifactapi/app/auth"
 	"artifactapi/db"
 	"artifactapi/views"
 )
@@ -22,8 +23,12 @@ func (h *Handler) Overview(c *fiber.Ctx) error {
 	p := views.OverviewProps{Chrome: h.chrome(c, "Overview", "overview"), Now: h.d.Now(),
 		HitRatioScope: "cache hits / (hits + upstream fetches), this replica since start"}
 	var totHit, totMiss float64
+	who := principalOf(c)
 	for _, name := range cfg.Remotes.Names() {
 		r := cfg.Remotes.Remotes[name]
+		if !auth.Allowed(who, auth.Read, r) {
+			continue
+		}
 		s := views.RemoteSummary{Name: name, Type: r.Type, Package: r.Package, Description: r.Description}
 		t, err := h.d.Meta.Totals(ctx, name, "")
 		if err == nil {

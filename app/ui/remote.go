@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"artifactapi/app/api"
+	"artifactapi/app/auth"
 	"artifactapi/app/config"
 	"artifactapi/db"
 	"artifactapi/views"
@@ -138,9 +139,17 @@ func (h *Handler) EvictOne(c *fiber.Ctx) error {
 	}
 	msg := verb + " " + p + "."
 	err = h.d.Engine.Evict(c.UserContext(), r.Name, p, evictReason(r))
-	if errors.Is(err, db.ErrNotFound) {
-		msg, err = p+" was already gone.", nil
+	ev := auth.Event{Action: auth.ActEvict, Remote: r.Name, Target: p, Count: 1}
+	if r.IsLocal() {
+		ev.Action = auth.ActDelete
 	}
+	if errors.Is(err, db.ErrNotFound) {
+		msg, err, ev.Count = p+" was already gone.", nil, 0
+	}
+	if err != nil {
+		ev.Outcome = auth.OutcomeFailed
+	}
+	h.record(c, ev)
 	if err != nil {
 		return err
 	}
@@ -162,6 +171,13 @@ func (h *Handler) BulkEvict(c *fiber.Ctx) error {
 	q := strings.Clone(c.FormValue("q"))
 	confirmed := c.FormValue("confirm") == "yes"
 	res, err := h.d.Engine.EvictMatching(c.UserContext(), r.Name, q, !confirmed)
+	if confirmed {
+		ev := auth.Event{Action: auth.ActEvictBulk, Remote: r.Name, Target: "q=" + q, Count: res.Count}
+		if err != nil {
+			ev.Outcome = auth.OutcomeFailed
+		}
+		h.record(c, ev)
+	}
 	if err != nil {
 		return err
 	}

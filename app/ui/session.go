@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"mime"
 	"net/http"
 	"net/url"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"artifactapi/app/auth"
 )
 
 // Cookie and header names.
@@ -53,10 +56,24 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// newSession returns a signed session value "v1.<expiry unix>.<id>.<mac>".
-func (h *Handler) newSession(now time.Time) string {
-	body := "v1." + strconv.FormatInt(now.Add(h.session).Unix(), 10) + "." + randomHex(16)
+// newSession returns a signed session value "v1.<expiry unix>.<id>.<mac>"
+// with a random id (stateless sessions).
+func (h *Handler) newSession(now time.Time) string { return h.signSession(now, randomHex(16)) }
+
+// signSession returns the signed session value of id. The signature spares
+// the session store forged or tampered cookies.
+func (h *Handler) signSession(now time.Time, id string) string {
+	body := "v1." + strconv.FormatInt(now.Add(h.session).Unix(), 10) + "." + id
 	return body + "." + mac(h.keys.session, body)
+}
+
+// sessionID returns the id of a session value checkSession accepted.
+func sessionID(v string) string {
+	parts := strings.Split(v, ".")
+	if len(parts) != 4 {
+		return ""
+	}
+	return parts[2]
 }
 
 // checkSession verifies a session value and returns its expiry.
@@ -82,8 +99,31 @@ func (h *Handler) checkSession(v string, now time.Time) (time.Time, bool) {
 
 // signedIn reports whether the request carries a valid session.
 func (h *Handler) signedIn(c *fiber.Ctx) bool {
-	_, ok := h.checkSession(c.Cookies(SessionCookie), h.d.Now())
-	return ok
+	_, p, err := h.session_(c)
+	return err == nil && p != nil
+}
+
+// session_ checks the request's session cookie: its expiry and principal
+// (nil when there is no valid session). With server-side sessions, one that
+// was ended (sign-out, password change, revoked token) is refused on every
+// replica; an error is the session store's.
+func (h *Handler) session_(c *fiber.Ctx) (time.Time, *auth.Principal, error) {
+	v := c.Cookies(SessionCookie)
+	exp, ok := h.checkSession(v, h.d.Now())
+	if !ok {
+		return exp, nil, nil
+	}
+	if h.d.Access == nil {
+		return exp, auth.AdminPrincipal(), nil
+	}
+	p, err := h.d.Access.Session(c.UserContext(), sessionID(v))
+	if errors.Is(err, auth.ErrUnauthorized) {
+		return exp, nil, nil
+	}
+	if err != nil {
+		return exp, nil, err
+	}
+	return exp, p, nil
 }
 
 // cookie sets a dashboard cookie: HttpOnly, SameSite=Strict, Secure over HTTPS.
@@ -92,20 +132,38 @@ func cookie(c *fiber.Ctx, name, value string, maxAge int) {
 		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
 }
 
-// startSession signs the browser in.
-func (h *Handler) startSession(c *fiber.Ctx) {
-	cookie(c, SessionCookie, h.newSession(h.d.Now()), int(h.session/time.Second))
+// startSession signs the browser in as p: a server-side session when the
+// dashboard has a session store, else a stateless signed one.
+func (h *Handler) startSession(c *fiber.Ctx, p *auth.Principal) error {
+	now := h.d.Now()
+	v := h.newSession(now)
+	if h.d.Access != nil {
+		id, err := h.d.Access.StartSession(c.UserContext(), p, h.session, c.IP())
+		if err != nil {
+			return err
+		}
+		v = h.signSession(now, id)
+	}
+	cookie(c, SessionCookie, v, int(h.session/time.Second))
+	return nil
 }
 
-// requireSession lets signed-in requests through, renewing sessions past
-// half their life, and sends the others to the sign-in page.
+// requireSession lets signed-in requests through (stateless sessions are
+// renewed past half their life) and sends the others to the sign-in page.
 func (h *Handler) requireSession(c *fiber.Ctx) error {
 	now := h.d.Now()
-	exp, ok := h.checkSession(c.Cookies(SessionCookie), now)
-	if ok {
-		if exp.Sub(now) < h.session/2 {
-			h.startSession(c)
+	exp, p, err := h.session_(c)
+	if err != nil {
+		h.d.Log.Error("dashboard session check", "err", err)
+		return fail(http.StatusServiceUnavailable, "Your session cannot be checked now: the metadata store did not answer.")
+	}
+	if p != nil {
+		if h.d.Access == nil && exp.Sub(now) < h.session/2 {
+			if err := h.startSession(c, p); err != nil {
+				return err
+			}
 		}
+		c.Locals(principalKey{}, p)
 		return c.Next()
 	}
 	login := "/ui/login"

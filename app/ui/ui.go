@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"artifactapi/app/api"
+	"artifactapi/app/auth"
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
 	"artifactapi/app/metrics"
@@ -55,6 +56,12 @@ type Deps struct {
 	// Guesses limits failed sign-ins per client address (shared with the
 	// admin token checks of the API); nil: no limit.
 	Guesses *api.Throttle
+	// Access signs users and tokens in and keeps server-side sessions
+	// (revocable on every replica); nil: only ADMIN_TOKEN signs in, into
+	// stateless signed sessions.
+	Access Access
+	// Audit records sign-ins and the dashboard's mutations; may be nil.
+	Audit   *auth.Auditor
 	Log     *slog.Logger
 	Version string
 	Now     func() time.Time // default time.Now
@@ -92,18 +99,18 @@ func (h *Handler) Mount(f fiber.Router) {
 	g.Post("/logout", h.Logout)
 	g.Use(h.requireSession)
 	g.Get("/", h.Overview)
-	g.Get("/remotes/:remote", h.Remote)
-	g.Get("/remotes/:remote/stats", h.RemoteStats)
-	g.Post("/remotes/:remote/evict", h.EvictOne)
-	g.Post("/remotes/:remote/bulk-evict", h.BulkEvict)
-	g.Get("/config", h.ConfigPage)
-	g.Get("/config/test", h.PatternTest)
+	g.Get("/remotes/:remote", h.need(auth.Read), h.Remote)
+	g.Get("/remotes/:remote/stats", h.need(auth.Read), h.RemoteStats)
+	g.Post("/remotes/:remote/evict", h.need(auth.Delete), h.EvictOne)
+	g.Post("/remotes/:remote/bulk-evict", h.need(auth.Delete), h.BulkEvict)
+	g.Get("/config", h.need(auth.Admin), h.ConfigPage)
+	g.Get("/config/test", h.need(auth.Admin), h.PatternTest)
 	g.Get("/upload", h.UploadForm)
-	g.Put("/upload", h.UploadFile)
-	g.Get("/jobs", h.JobsPage)
-	g.Post("/jobs", h.StartJob)
-	g.Get("/jobs/:id", h.JobPage)
-	g.Post("/jobs/:id/cancel", h.CancelJob)
+	g.Put("/upload", h.need(auth.Write), h.UploadFile)
+	g.Get("/jobs", h.need(auth.Admin), h.JobsPage)
+	g.Post("/jobs", h.need(auth.Admin), h.StartJob)
+	g.Get("/jobs/:id", h.need(auth.Admin), h.JobPage)
+	g.Post("/jobs/:id/cancel", h.need(auth.Admin), h.CancelJob)
 	g.Use(func(c *fiber.Ctx) error { return errNotFound })
 }
 
@@ -227,8 +234,12 @@ func (h *Handler) write(c *fiber.Ctx, cmp templ.Component) error {
 func (h *Handler) chrome(c *fiber.Ctx, title, active string) views.Chrome {
 	cfg := h.d.Config()
 	var nav []views.NavRemote
+	who := principalOf(c)
 	for _, n := range cfg.Remotes.Names() {
 		r := cfg.Remotes.Remotes[n]
+		if !auth.Allowed(who, auth.Read, r) {
+			continue
+		}
 		nav = append(nav, views.NavRemote{Name: n, Type: r.Type, Package: r.Package})
 	}
 	return views.Chrome{Title: title, Active: active, CSRF: h.csrfToken(c), StaticVersion: h.assets.Version(),

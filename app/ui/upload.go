@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"artifactapi/app/api"
+	"artifactapi/app/auth"
 	"artifactapi/app/cache"
 	"artifactapi/views"
 )
@@ -16,7 +17,7 @@ import (
 // UploadForm shows the upload screen (local repositories only).
 func (h *Handler) UploadForm(c *fiber.Ctx) error {
 	cfg := h.d.Config()
-	p := views.UploadProps{Chrome: h.chrome(c, "Upload", "upload"), Locals: localRemotes(cfg), Remote: c.Query("remote")}
+	p := views.UploadProps{Chrome: h.chrome(c, "Upload", "upload"), Locals: writable(localRemotes(cfg), cfg, principalOf(c)), Remote: c.Query("remote")}
 	if n := cfg.Env.MaxUploadSize; n > 0 {
 		p.MaxSize = views.Bytes(n)
 	}
@@ -32,6 +33,11 @@ func (h *Handler) UploadFile(c *fiber.Ctx) error {
 	name := strings.Clone(c.Query("path"))
 	res := views.UploadResult{Name: path.Base(name)}
 	status, err := h.upload(c, name, &res)
+	ev := auth.Event{Action: auth.ActUpload, Remote: c.Query("remote"), Target: res.Name, Count: 1, Detail: "dashboard"}
+	if err != nil {
+		ev.Outcome, ev.Count = auth.OutcomeFailed, 0
+	}
+	h.record(c, ev)
 	if err != nil {
 		status, res.Error = describe(err)
 		if status >= 500 {
