@@ -1,7 +1,6 @@
 package registry
 
 import (
-
 	"github.com/gofiber/fiber/v2"
 
 	"artifactapi/app/config"
@@ -40,4 +39,3 @@ func challenge(c *fiber.Ctx, scope string) string {
 	}
 	return v
 }
-
