@@ -130,6 +130,19 @@ func TestPushSurface(t *testing.T) {
 	dig := registrytest.Digest(blob)
 	big := bytes.Repeat([]byte("y"), 80<<10)
 	bigDig := registrytest.Digest(big)
+	// Tokens of the token service: anonymous, and for the admin credential.
+	issued := func(hdr map[string]string) string {
+		resp := in.Do(t, "GET", "/v2/token", nil, hdr)
+		defer resp.Body.Close()
+		var tok struct{ Token string }
+		if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != 200 || !strings.HasPrefix(tok.Token, "v2t.") ||
+			strings.Contains(tok.Token, apptest.AdminToken) {
+			t.Fatalf("GET /v2/token: %d %v %q", resp.StatusCode, err, tok.Token)
+		}
+		return tok.Token
+	}
+	anonTok := issued(nil)
+	adminTok := issued(map[string]string{"Authorization": basic("admin", apptest.AdminToken)})
 	tests := []struct {
 		name       string
 		method     string
@@ -143,13 +156,17 @@ func TestPushSurface(t *testing.T) {
 	}{
 		{name: "ping without credential is challenged", method: "GET", path: "/v2/", wantStatus: 401, wantCode: "UNAUTHORIZED",
 			wantHeader: map[string]string{"WWW-Authenticate": `Bearer realm="` + in.URL + `/v2/token",service="artifactapi"`}},
-		{name: "ping with the anonymous token", method: "GET", path: "/v2/", hdr: map[string]string{"Authorization": "Bearer anonymous"}, wantStatus: 200},
+		{name: "ping with the anonymous token", method: "GET", path: "/v2/", hdr: map[string]string{"Authorization": "Bearer " + anonTok}, wantStatus: 200},
 		{name: "ping with the admin credential", method: "GET", path: "/v2/", hdr: apptest.Admin(), wantStatus: 200},
-		{name: "anonymous token", method: "GET", path: "/v2/token?scope=repository:loc/a:pull", wantStatus: 200, wantBody: `"token":"anonymous"`},
+		{name: "anonymous token", method: "GET", path: "/v2/token?scope=repository:loc/a:pull", wantStatus: 200, wantBody: `"token":"v2t.`},
 		{name: "admin token", method: "GET", path: "/v2/token?scope=repository:loc/a:push", hdr: map[string]string{"Authorization": basic("admin", apptest.AdminToken)},
-			wantStatus: 200, wantBody: `"token":"` + apptest.AdminToken + `"`},
+			wantStatus: 200, wantBody: `"token":"v2t.`},
 		{name: "token with a wrong password", method: "GET", path: "/v2/token", hdr: map[string]string{"Authorization": basic("admin", "nope")},
-			wantStatus: 401, wantCode: "UNAUTHORIZED"},
+			wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "push with the anonymous token", method: "POST", path: "/v2/loc/a/blobs/uploads/?digest=" + dig, body: blob,
+			hdr: map[string]string{"Authorization": "Bearer " + anonTok}, wantStatus: 401, wantCode: "UNAUTHORIZED"},
+		{name: "push with an issued admin token", method: "POST", path: "/v2/loc/t/blobs/uploads/?digest=" + dig, body: blob,
+			hdr: map[string]string{"Authorization": "Bearer " + adminTok}, wantStatus: 201},
 		{name: "push without credential", method: "POST", path: "/v2/loc/a/blobs/uploads/", wantStatus: 401, wantCode: "UNAUTHORIZED",
 			wantHeader: map[string]string{"WWW-Authenticate": `Bearer realm="` + in.URL + `/v2/token",service="artifactapi",scope="repository:loc/a:pull,push"`}},
 		{name: "push with a wrong token", method: "POST", path: "/v2/loc/a/blobs/uploads/?digest=" + dig, body: blob,
