@@ -42,6 +42,7 @@ type UploadPart struct {
 	Seq        int // order within the upload, from 0
 	StorageKey string
 	Size       int64
+	SHA256     string // hex digest of the part's bytes ("" when unknown)
 }
 
 // RegistryUpload is a blob upload session. It lives in the metadata store

@@ -49,14 +49,14 @@ func (s *registrySQL) getUpload(ctx context.Context, q querier, id string) (Regi
 	if err != nil {
 		return u, err
 	}
-	rows, err := q.QueryContext(ctx, s.q(`SELECT seq, storage_key, size FROM oci_upload_parts WHERE upload_id = ? ORDER BY seq`), id)
+	rows, err := q.QueryContext(ctx, s.q(`SELECT seq, storage_key, size, sha256 FROM oci_upload_parts WHERE upload_id = ? ORDER BY seq`), id)
 	if err != nil {
 		return u, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var p UploadPart
-		if err := rows.Scan(&p.Seq, &p.StorageKey, &p.Size); err != nil {
+		if err := rows.Scan(&p.Seq, &p.StorageKey, &p.Size, &p.SHA256); err != nil {
 			return u, err
 		}
 		u.Parts = append(u.Parts, p)
@@ -81,9 +81,9 @@ func (s *registrySQL) AppendRegistryUpload(ctx context.Context, id string, offse
 			}
 			return ErrConflict
 		}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO oci_upload_parts (upload_id, seq, storage_key, size)
-			VALUES (?, (SELECT COALESCE(MAX(seq) + 1, 0) FROM oci_upload_parts WHERE upload_id = ?), ?, ?)`),
-			id, id, part.StorageKey, part.Size)
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO oci_upload_parts (upload_id, seq, storage_key, size, sha256)
+			VALUES (?, (SELECT COALESCE(MAX(seq) + 1, 0) FROM oci_upload_parts WHERE upload_id = ?), ?, ?, ?)`),
+			id, id, part.StorageKey, part.Size, part.SHA256)
 		return err
 	})
 	if err != nil {

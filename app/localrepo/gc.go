@@ -54,7 +54,7 @@ func (s *Store) ExpireUploads(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, u := range stale {
-			if err := s.dropUpload(ctx, u.ID); err == nil {
+			if err := s.dropUpload(ctx, u.ID, ""); err == nil {
 				n++
 			} else if !errors.Is(err, ErrUploadUnknown) {
 				return n, err

@@ -267,3 +267,58 @@ func TestQuota(t *testing.T) {
 		}
 	}
 }
+
+// TestOnePartUploadIsNotCopied: a blob pushed as one streamed PATCH (what
+// docker, podman and skopeo send) becomes its blob as stored, verified by
+// the digest computed while it arrived: one object, written once.
+func TestOnePartUploadIsNotCopied(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	data := strings.Repeat("layer bytes ", 5000)
+	d := oci.FromBytes("sha256", []byte(data))
+	u, err := e.s.StartUpload(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.AppendUpload(ctx, repo, u.ID, 0, strings.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.s.FinishUpload(ctx, repo, u.ID, d, -1, nil, 0)
+	if err != nil {
+		t.Fatalf("FinishUpload: %v", err)
+	}
+	if n := e.objects(t, ""); n != 1 {
+		t.Fatalf("%d objects after a one-part upload, want 1 (no copy)", n)
+	}
+	rc, err := e.s.OpenBlob(ctx, b, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != data || b.Digest != d.String() || b.Size != int64(len(data)) {
+		t.Fatalf("stored %d bytes as %s", len(got), b.Digest)
+	}
+	// A one-part upload of other bytes than its digest stores nothing.
+	u2, _ := e.s.StartUpload(ctx, repo)
+	if _, err := e.s.AppendUpload(ctx, repo, u2.ID, 0, strings.NewReader("not it"), 6); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.FinishUpload(ctx, repo, u2.ID, oci.FromBytes("sha256", []byte("other")), -1, nil, 0); !errors.Is(err, localrepo.ErrDigestInvalid) {
+		t.Fatalf("mismatching one-part upload: %v, want ErrDigestInvalid", err)
+	}
+	if n := e.objects(t, ""); n != 1 {
+		t.Fatalf("%d objects after a refused upload, want 1", n)
+	}
+	// The same bytes again: the blob is kept once, the new part dropped.
+	u3, _ := e.s.StartUpload(ctx, repo)
+	if _, err := e.s.AppendUpload(ctx, repo, u3.ID, 0, strings.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	if b3, err := e.s.FinishUpload(ctx, repo, u3.ID, d, -1, nil, 0); err != nil || b3.StorageKey != b.StorageKey {
+		t.Fatalf("second upload of the same blob: %v, key %q want %q", err, b3.StorageKey, b.StorageKey)
+	}
+	if n := e.objects(t, ""); n != 1 {
+		t.Fatalf("%d objects after a duplicate upload, want 1", n)
+	}
+}

@@ -2,6 +2,8 @@ package localrepo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -62,7 +64,8 @@ func (s *Store) appendPart(ctx context.Context, r Repo, u db.RegistryUpload, bod
 	if room >= 0 && (size > room-u.Size || u.Size > room) {
 		return 0, quotaError(r, r.MaxSize-room, u.Size+max(size, 0))
 	}
-	cr := &countingReader{r: body, limit: -1}
+	h := sha256.New()
+	cr := &countingReader{r: io.TeeReader(body, h), limit: -1}
 	if room >= 0 {
 		cr.limit = room - u.Size
 	}
@@ -77,7 +80,8 @@ func (s *Store) appendPart(ctx context.Context, r Repo, u db.RegistryUpload, bod
 		s.deleteObject(key)
 		return 0, nil
 	}
-	err = s.o.Meta.AppendRegistryUpload(ctx, u.ID, u.Size, db.UploadPart{StorageKey: key, Size: cr.n}, s.o.Now())
+	part := db.UploadPart{StorageKey: key, Size: cr.n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	err = s.o.Meta.AppendRegistryUpload(ctx, u.ID, u.Size, part, s.o.Now())
 	if err != nil {
 		s.deleteObject(key)
 		switch {
@@ -104,7 +108,8 @@ func (s *Store) FinishUpload(ctx context.Context, r Repo, id string, d oci.Diges
 	if start >= 0 && start != u.Size {
 		return db.RegistryBlob{}, fmt.Errorf("%w: chunk starts at %d, the upload holds %d bytes", ErrRangeInvalid, start, u.Size)
 	}
-	defer s.dropUpload(context.WithoutCancel(ctx), u.ID)
+	keep := "" // a part object that became the blob's own
+	defer func() { s.dropUpload(context.WithoutCancel(ctx), u.ID, keep) }()
 	if len(u.Parts) == 0 {
 		// Monolithic (POST then one PUT): straight from the request body.
 		if body == nil {
@@ -120,9 +125,34 @@ func (s *Store) FinishUpload(ctx context.Context, r Repo, id string, d oci.Diges
 			return db.RegistryBlob{}, err
 		}
 	}
+	if len(u.Parts) == 1 && d.Algorithm() == "sha256" && u.Parts[0].SHA256 == d.Hex() {
+		// One part (a streamed PATCH, as docker, podman and skopeo send)
+		// already verified while it was stored: it becomes the blob as is,
+		// without copying its bytes again.
+		b, kept, err := s.adopt(ctx, r, d, u.Parts[0])
+		if kept {
+			keep = u.Parts[0].StorageKey
+		}
+		return b, err
+	}
 	pr := &partsReader{ctx: ctx, s: s, parts: u.Parts}
 	defer pr.Close()
 	return s.commit(ctx, r, d, pr, u.Size)
+}
+
+// adopt records the stored part p, whose bytes are blob d, as that blob and
+// links it into r. kept reports that p's object now belongs to the blob
+// (false when the blob was stored already: p is then dropped).
+func (s *Store) adopt(ctx context.Context, r Repo, d oci.Digest, p db.UploadPart) (db.RegistryBlob, bool, error) {
+	now := s.o.Now()
+	b, inserted, err := s.o.Meta.PutRegistryBlob(ctx, db.RegistryBlob{Digest: d.String(), Size: p.Size, StorageKey: p.StorageKey, CreatedAt: now, LastUsed: now})
+	if err != nil {
+		return b, false, err
+	}
+	if _, err := s.o.Meta.LinkRegistryBlob(ctx, r.Remote, r.Name, d.String(), now); err != nil {
+		return b, inserted, fmt.Errorf("localrepo: link %s into %s: %w", d, r, err)
+	}
+	return b, inserted, nil
 }
 
 // PutBlob stores body as blob d of r in one request (POST ?digest=).
@@ -135,11 +165,12 @@ func (s *Store) CancelUpload(ctx context.Context, r Repo, id string) error {
 	if _, err := s.Upload(ctx, r, id); err != nil {
 		return err
 	}
-	return s.dropUpload(ctx, id)
+	return s.dropUpload(ctx, id, "")
 }
 
-// dropUpload deletes a session, then its parts' objects.
-func (s *Store) dropUpload(ctx context.Context, id string) error {
+// dropUpload deletes a session, then its parts' objects but keep (a part
+// that became a blob).
+func (s *Store) dropUpload(ctx context.Context, id, keep string) error {
 	u, err := s.o.Meta.DeleteRegistryUpload(ctx, id)
 	if errors.Is(err, db.ErrNotFound) {
 		return fmt.Errorf("%w: %s", ErrUploadUnknown, id)
@@ -148,7 +179,9 @@ func (s *Store) dropUpload(ctx context.Context, id string) error {
 		return err
 	}
 	for _, p := range u.Parts {
-		s.deleteObject(p.StorageKey)
+		if p.StorageKey != keep {
+			s.deleteObject(p.StorageKey)
+		}
 	}
 	return nil
 }

@@ -50,27 +50,35 @@ func run(bin string, layerMiB, runs, conc int, label string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	// Images are seeded in a registry of their own: skopeo's blob-info
+	// cache then knows no copy of a layer on the registries measured, and
+	// every push uploads its layer instead of mounting it.
+	seed, err := registrytest.StartRegistry(ctx, registrytest.RegistryOptions{Dir: filepath.Join(work, "seed")})
+	if err != nil {
+		return err
+	}
+	defer seed.Stop()
 	reg, err := registrytest.StartRegistry(ctx, registrytest.RegistryOptions{Dir: filepath.Join(work, "registry")})
 	if err != nil {
 		return err
 	}
 	defer reg.Stop()
-	logf("building an image with a %d MiB layer", layerMiB)
-	img, err := registrytest.NewImage("linux/amd64", []int{layerMiB << 20}, true)
-	if err != nil {
-		return err
-	}
-	if err := (&registrytest.Pusher{Base: reg.URL}).PushImage(ctx, "seed/big", "v1", img); err != nil {
-		return err
-	}
-	img = nil
-	src := filepath.Join(work, "src")
-	if _, err := registrytest.Copy(ctx, "docker://"+reg.Addr+"/seed/big:v1", "dir:"+src); err != nil {
-		return err
-	}
-	want, err := registrytest.DirFiles(src)
-	if err != nil {
-		return err
+	// image writes a new image (new random layer) to a directory.
+	image := func(i int) (string, map[string][]byte, error) {
+		logf("building image %d with a %d MiB layer", i, layerMiB)
+		img, err := registrytest.NewImage("linux/amd64", []int{layerMiB << 20}, true)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := (&registrytest.Pusher{Base: seed.URL}).PushImage(ctx, fmt.Sprintf("seed/big%d", i), "v1", img); err != nil {
+			return "", nil, err
+		}
+		dir := filepath.Join(work, fmt.Sprintf("src%d", i))
+		if _, err := registrytest.Copy(ctx, fmt.Sprintf("docker://%s/seed/big%d:v1", seed.Addr, i), "dir:"+dir); err != nil {
+			return "", nil, err
+		}
+		files, err := registrytest.DirFiles(dir)
+		return dir, files, err
 	}
 	app, err := startApp(ctx, bin, work)
 	if err != nil {
@@ -78,6 +86,8 @@ func run(bin string, layerMiB, runs, conc int, label string) error {
 	}
 	defer app.stop()
 
+	var src string
+	var want map[string][]byte
 	push := func(host, repo string, creds bool) (time.Duration, error) {
 		flags := []string{"--dest-tls-verify=false"}
 		if creds {
@@ -106,6 +116,9 @@ func run(bin string, layerMiB, runs, conc int, label string) error {
 	}
 	var pushReg, pushApp, pullReg, pullApp []time.Duration
 	for i := range runs {
+		if src, want, err = image(i); err != nil {
+			return err
+		}
 		repo := fmt.Sprintf("run-%d/big", i)
 		logf("run %d: push and pull, docker-registry then artifactapi", i+1)
 		for _, step := range []struct {
@@ -124,7 +137,10 @@ func run(bin string, layerMiB, runs, conc int, label string) error {
 			*step.into = append(*step.into, d)
 		}
 	}
-	logf("%d concurrent pushes into artifactapi", conc)
+	logf("%d concurrent pushes of a new image into artifactapi", conc)
+	if src, want, err = image(runs); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, conc)
 	concStart := time.Now()

@@ -73,6 +73,7 @@ CREATE TABLE oci_upload_parts (
     seq         integer NOT NULL,
     storage_key text NOT NULL,
     size        bigint NOT NULL,
+    sha256      text NOT NULL DEFAULT '', -- hex digest of the part's bytes: a one-part upload becomes its blob without a copy
     PRIMARY KEY (upload_id, seq)
 );
 

@@ -73,6 +73,7 @@ CREATE TABLE oci_upload_parts (
     seq         INTEGER NOT NULL,
     storage_key TEXT NOT NULL,
     size        INTEGER NOT NULL,
+    sha256      TEXT NOT NULL DEFAULT '', -- hex digest of the part's bytes: a one-part upload becomes its blob without a copy
     PRIMARY KEY (upload_id, seq)
 );
 
