@@ -18,7 +18,7 @@ export const admin = (): Record<string, string> => ({ Authorization: 'Bearer ' +
 /** Signs in through the form. */
 export async function signIn(page: Page): Promise<void> {
   await page.goto('/ui/login');
-  await page.getByLabel('Admin token').fill(adminToken());
+  await page.getByLabel('Password or token').fill(adminToken());
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('link', { name: 'Overview' })).toBeVisible();
 }

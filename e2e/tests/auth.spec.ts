@@ -11,13 +11,13 @@ test('the dashboard sends a signed-out browser to the sign-in page', async ({ pa
 
 test('a wrong token is refused and the right one admitted', async ({ page, context }) => {
   await page.goto('/ui/login');
-  await page.getByLabel('Admin token').fill('not-the-token');
+  await page.getByLabel('Password or token').fill('not-the-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('alert')).toHaveText('That is not the admin token.');
+  await expect(page.getByRole('alert')).toHaveText('That is not the admin token, nor a valid API token or user name and password.');
   expect((await context.cookies()).find((c) => c.name === 'artifactapi_session')).toBeUndefined();
   await screen(page, '02-login-refused');
 
-  await page.getByLabel('Admin token').fill(adminToken());
+  await page.getByLabel('Password or token').fill(adminToken());
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
   const session = (await context.cookies()).find((c) => c.name === 'artifactapi_session');
@@ -32,7 +32,7 @@ test('a wrong token is refused and the right one admitted', async ({ page, conte
 
 test('after signing in, the page asked for is shown', async ({ page }) => {
   await page.goto('/ui/config');
-  await page.getByLabel('Admin token').fill(adminToken());
+  await page.getByLabel('Password or token').fill(adminToken());
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('heading', { name: 'Configuration' })).toBeVisible();
 });
