@@ -60,7 +60,8 @@ fuzz:
 	  go test -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime=$(FUZZTIME) -parallel 2 "$${t%%:*}"; done
 
 ## test-conformance: the OCI distribution-spec conformance suite (pinned, built from the Go module proxy)
-## against a local docker repository, embedded and PostgreSQL+Redis+MinIO; fails unless every test passes
+## against a local docker repository, then read-only through a mirror remote of a seeded docker-registry,
+## embedded and PostgreSQL+Redis+MinIO; fails unless every test passes (CONFORMANCE_MODES=push|readonly)
 test-conformance:
 	scripts/with-services.sh scripts/conformance.sh
 
