@@ -42,7 +42,8 @@ func (h *Handler) tags(r request) error {
 	if err != nil {
 		return r.fail(toOCI(err, oci.KindTags, r.detail()))
 	}
-	req := cache.Request{Remote: r.t.Remote, Path: key, Verdict: v, Method: r.c.Method(), Origin: newTagsOrigin(o, string(args.Peek("n")), string(args.Peek("last")))}
+	req := cache.Request{Remote: r.t.Remote, Path: key, Verdict: v, Method: r.c.Method(),
+		Origin: newTagsOrigin(o, string(args.Peek("n")), string(args.Peek("last")))}
 	// A tag list is JSON whatever the upstream called it (never text/html).
 	return h.serve(r, req, oci.KindTags, httpserve.Options{NoDisposition: true,
 		ExtraHeaders: map[string]string{"Content-Type": "application/json"}},
@@ -129,13 +130,15 @@ func (o *tagsOrigin) page(resp *upstream.Response, next string) (*upstream.Respo
 		return resp, next, nil
 	}
 	resp.Body.Close()
-	paged, pageNext, changed := pageTags(body, o.n, o.last)
-	if changed {
+	if paged, pageNext, changed := pageTags(body, o.n, o.last); changed {
+		// The upstream's validators (ETag, Last-Modified) stay: the page is
+		// a function of the list they validate.
 		body, next = paged, pageNext
 	}
-	out := bytesResponse(body, "application/json", resp.FinalURL)
-	out.StatusCode = resp.StatusCode
-	return out, next, nil
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return resp, next, nil
 }
 
 // readCloser reads from one reader and closes another.
