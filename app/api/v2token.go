@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"time"
@@ -39,7 +40,11 @@ func (h *Handler) RegistryToken(c *fiber.Ctx) error {
 	var err error
 	switch c.Method() {
 	case http.MethodGet:
-		who, err = h.d.Admin.Principal(c)
+		// Some clients send Basic with an empty user and password when they
+		// have no credentials: that asks for an anonymous token.
+		if !emptyBasic(c.Get(fiber.HeaderAuthorization)) {
+			who, err = h.d.Admin.Principal(c)
+		}
 	case http.MethodPost:
 		if c.FormValue("grant_type") != "password" {
 			return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": "unsupported_grant_type"})
@@ -58,6 +63,16 @@ func (h *Handler) RegistryToken(c *fiber.Ctx) error {
 	tok, ttl := h.d.Auth.IssueRegistryToken(who)
 	return c.JSON(fiber.Map{"token": tok, "access_token": tok, "expires_in": int(ttl / time.Second),
 		"issued_at": time.Now().UTC().Format(time.RFC3339)})
+}
+
+// emptyBasic reports a Basic credential with an empty user and password.
+func emptyBasic(hdr string) bool {
+	hdr = strings.TrimSpace(hdr)
+	if len(hdr) < 6 || !strings.EqualFold(hdr[:6], "basic ") {
+		return false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(hdr[6:]))
+	return err == nil && string(raw) == ":"
 }
 
 // login checks a user name and secret given outside the Authorization

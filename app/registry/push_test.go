@@ -163,6 +163,8 @@ func TestPushSurface(t *testing.T) {
 			wantStatus: 200, wantBody: `"token":"v2t.`},
 		{name: "token with a wrong password", method: "GET", path: "/v2/token", hdr: map[string]string{"Authorization": basic("admin", "nope")},
 			wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "empty Basic credential asks for an anonymous token", method: "GET", path: "/v2/token", hdr: map[string]string{"Authorization": basic("", "")},
+			wantStatus: 200, wantBody: `"token":"v2t.eyJlIjo`},
 		{name: "push with the anonymous token", method: "POST", path: "/v2/loc/a/blobs/uploads/?digest=" + dig, body: blob,
 			hdr: map[string]string{"Authorization": "Bearer " + anonTok}, wantStatus: 401, wantCode: "UNAUTHORIZED"},
 		{name: "push with an issued admin token", method: "POST", path: "/v2/loc/t/blobs/uploads/?digest=" + dig, body: blob,
