@@ -89,7 +89,7 @@ func (a *App) routes() *fiber.App {
 	f.Get(cache.PeerPath+":id", h.PeerFill)
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
 	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Metrics: a.Metrics, Backends: a.backends,
-		AdminToken: a.Config().Env.AdminToken, Guesses: a.guesses, Access: a.Auth, Audit: a.Audit, Log: a.log, Version: Version}).Mount(f)
+		AdminToken: a.Config().Env.AdminToken, Guesses: a.guesses, Access: a.Auth, Accounts: a.Auth, Directory: a.access, Audit: a.Audit, Log: a.log, Version: Version}).Mount(f)
 	return f
 }
 

@@ -48,6 +48,20 @@
       if (group) group.classList.toggle("open", open);
       return;
     }
+    var copy = ev.target.closest && ev.target.closest("button[data-copy]");
+    if (copy) {
+      var field = document.querySelector(copy.dataset.copy);
+      if (!field) return;
+      field.select();
+      var copied = function () { copy.textContent = "Copied"; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(copied, function () { document.execCommand("copy"); copied(); });
+      } else {
+        document.execCommand("copy");
+        copied();
+      }
+      return;
+    }
     var clear = ev.target.closest && ev.target.closest("[data-clear]");
     if (clear) {
       var target = document.querySelector(clear.dataset.clear);

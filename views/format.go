@@ -132,3 +132,6 @@ func kindClass(kind string) string {
 
 // stateClass is the badge class of a job or item state.
 func stateClass(state string) string { return "badge badge-state-" + state }
+
+// Itoa64 formats n in decimal.
+func Itoa64(n int64) string { return strconv.FormatInt(n, 10) }

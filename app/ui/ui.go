@@ -60,6 +60,10 @@ type Deps struct {
 	// (revocable on every replica); nil: only ADMIN_TOKEN signs in, into
 	// stateless signed sessions.
 	Access Access
+	// Accounts manages users and tokens, and Directory lists them with the
+	// audit log: the users, tokens and audit screens (nil: not available).
+	Accounts  Accounts
+	Directory Directory
 	// Audit records sign-ins and the dashboard's mutations; may be nil.
 	Audit   *auth.Auditor
 	Log     *slog.Logger
@@ -111,6 +115,7 @@ func (h *Handler) Mount(f fiber.Router) {
 	g.Post("/jobs", h.need(auth.Admin), h.StartJob)
 	g.Get("/jobs/:id", h.need(auth.Admin), h.JobPage)
 	g.Post("/jobs/:id/cancel", h.need(auth.Admin), h.CancelJob)
+	h.mountAccess(g)
 	g.Use(func(c *fiber.Ctx) error { return errNotFound })
 }
 
@@ -243,7 +248,7 @@ func (h *Handler) chrome(c *fiber.Ctx, title, active string) views.Chrome {
 		nav = append(nav, views.NavRemote{Name: n, Type: r.Type, Package: r.Package})
 	}
 	return views.Chrome{Title: title, Active: active, CSRF: h.csrfToken(c), StaticVersion: h.assets.Version(),
-		Version: h.d.Version, SignedIn: true, Remotes: nav}
+		Version: h.d.Version, SignedIn: true, User: displayName(who), Admin: auth.Allowed(who, auth.Admin, nil), Remotes: nav}
 }
 
 // localRemotes lists the local repositories, by name.

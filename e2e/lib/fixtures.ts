@@ -15,10 +15,11 @@ export { expect };
 export const adminToken = (): string => process.env.E2E_ADMIN_TOKEN ?? '';
 export const admin = (): Record<string, string> => ({ Authorization: 'Bearer ' + adminToken() });
 
-/** Signs in through the form. */
-export async function signIn(page: Page): Promise<void> {
-  await page.goto('/ui/login');
-  await page.getByLabel('Password or token').fill(adminToken());
+/** Signs in through the form: with the admin token, or a user name and password. */
+export async function signIn(page: Page, user = '', secret = adminToken(), base = ''): Promise<void> {
+  await page.goto(base + '/ui/login');
+  if (user) await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password or token').fill(secret);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('link', { name: 'Overview' })).toBeVisible();
 }
