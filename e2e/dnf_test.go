@@ -120,7 +120,9 @@ type dnfClient struct {
 	args []string
 }
 
-func newDNF(t *testing.T, repoURL string) *dnfClient {
+// newDNF writes the configuration; extra lines go into the [test] section
+// of the .repo file (username=, password=).
+func newDNF(t *testing.T, repoURL string, extra ...string) *dnfClient {
 	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{"repos.d", "cache", "root", "downloads"} {
@@ -131,6 +133,9 @@ func newDNF(t *testing.T, repoURL string) *dnfClient {
 	conf := "[main]\ngpgcheck=0\nkeepcache=0\ninstall_weak_deps=False\n"
 	// dnf keeps its metadata for a day: only --refresh makes it ask again.
 	repo := fmt.Sprintf("[test]\nname=test\nbaseurl=%s\ngpgcheck=0\nrepo_gpgcheck=0\nenabled=1\nmetadata_expire=1d\n", repoURL)
+	for _, l := range extra {
+		repo += l + "\n"
+	}
 	if err := os.WriteFile(filepath.Join(dir, "dnf.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +155,14 @@ func newDNF(t *testing.T, repoURL string) *dnfClient {
 func (d *dnfClient) run(args ...string) string {
 	d.t.Helper()
 	return run(d.t, d.dir, "dnf", append(append([]string{}, d.args...), args...)...)
+}
+
+// try runs dnf and returns its output and error instead of failing the test.
+func (d *dnfClient) try(args ...string) (string, error) {
+	cmd := exec.Command("dnf", append(append([]string{}, d.args...), args...)...)
+	cmd.Dir = d.dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // download fetches pkg into an empty download directory and returns its bytes.
