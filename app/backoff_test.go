@@ -156,3 +156,52 @@ func dashboardSignIn(t *testing.T, client *http.Client, in *apptest.Instance, us
 	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 	return resp.StatusCode, ra
 }
+
+// TestParallelRightTokensAreNeverThrottled: many concurrent requests from
+// one address with a right API token (none cached: every check is in
+// flight at once, as at a cache expiry) all succeed, although they
+// outnumber the address's budget for wrong credentials; wrong tokens from
+// that address still exhaust it, and a right token is still let through.
+func TestParallelRightTokensAreNeverThrottled(t *testing.T) {
+	const perMinute, parallel = 4, 48
+	o := textOrigin(t)
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Embedded), apptest.Options{Remotes: accessRemotes(o.URL),
+		Env: map[string]string{"AUTH_FAILURES_PER_MINUTE": strconv.Itoa(perMinute), "AUTH_CACHE_TTL": "0s"}})
+	secret, _ := newToken(t, in, map[string]any{"name": "ci", "owner": "ci", "owner_kind": "service", "scopes": []string{"read:private"}})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: parallel}}
+	get := func(tok string) int {
+		req, _ := http.NewRequest(http.MethodGet, in.URL+"/api/private/p.bin", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for round := range 3 {
+		codes := make(chan int, parallel)
+		start := make(chan struct{})
+		for range parallel {
+			go func() { <-start; codes <- get(secret) }()
+		}
+		close(start)
+		for range parallel {
+			if st := <-codes; st != http.StatusOK {
+				t.Fatalf("round %d: a right token among %d parallel requests got %d", round, parallel, st)
+			}
+		}
+	}
+	for i := range perMinute {
+		if st := get("aat_wrong" + strconv.Itoa(i)); st != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d", i, st)
+		}
+	}
+	if st := get("aat_wrong-again"); st != http.StatusTooManyRequests {
+		t.Fatalf("a wrong token once the budget is spent: %d, want 429", st)
+	}
+	if st := get(secret); st != http.StatusOK {
+		t.Fatalf("a right token from the throttled address: %d, want 200", st)
+	}
+}

@@ -7,7 +7,9 @@
 # Measures, for nginx proxy_cache and for artifactapi on the embedded backends
 # (SQLite + filesystem) and on PostgreSQL + Redis + MinIO:
 #   1. warm 4 KiB hits: requests/s with wrk -t2 -c32 -d10s, in alternating
-#      rounds (median reported)
+#      rounds (median reported); for artifactapi also with
+#      `Authorization: Bearer <API token>` on a scoped remote, and the ratio
+#      of the authenticated rate to the anonymous one (target ≥ 0.9)
 #   2. a warm 1 GiB hit: MB/s (curl), alternating runs (median reported)
 #   3. a cold 1 GiB file from an origin throttled to 100 MiB/s: time to first
 #      byte for the first client and for a client that joins 1 s later
@@ -19,7 +21,8 @@
 # BENCH_BIG_SIZE (1G), BENCH_RSS_CLIENTS (16), BENCH_WRK_DURATION (10s),
 # BENCH_BIG_RUNS (9), BENCH_ORIGIN_RATE (100m, nginx limit_rate),
 # BENCH_TIMEOUT (900 s for the whole run), BENCH_KEEP_LOGS=1 (copy the logs
-# to bench/out/logs). Everything created is removed on exit, even on failure.
+# to bench/out/logs), BENCH_QUICK=1 (the warm 4 KiB phase only, no big
+# files). Everything created is removed on exit, even on failure.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +37,7 @@ ROUNDS="${BENCH_WARM4K_ROUNDS:-3}"
 BIG_RUNS="${BENCH_BIG_RUNS:-9}"
 RATE="${BENCH_ORIGIN_RATE:-100m}"
 TOTAL_TIMEOUT="${BENCH_TIMEOUT:-900}"
+QUICK="${BENCH_QUICK:-0}"
 NGINX="${NGINX:-/usr/sbin/nginx}"
 OUT_DIR="$ROOT/bench/out"
 BIG_BYTES="$(numfmt --from=iec "$BIG")"
@@ -119,6 +123,7 @@ wait_url() {
 # Peak use is the production run: the spool holds the RSS files while MinIO
 # stores them (plus the two other big files); nginx's cache is gone by then.
 need=$(( (2 * RSS_CLIENTS + 4) * BIG_BYTES + 2 * GIB ))
+[ "$QUICK" = 1 ] && need=$GIB
 avail=$(( $(df -Pk /tmp | awk 'NR==2{print $4}') * 1024 ))
 log "disk: $(numfmt --to=iec "$avail") free in /tmp, about $(numfmt --to=iec "$need") needed at peak"
 [ "$avail" -ge "$need" ] || die "not enough disk space in /tmp (lower BENCH_RSS_CLIENTS or BENCH_BIG_SIZE)"
@@ -186,15 +191,15 @@ COLS=(nginx)
 set_r() { R["$1|$2"]="$3"; }
 get_r() { echo "${R["$1|$2"]:-n/a}"; }
 
-# is_hit URL KIND: the proxy answers URL from its cache (KIND nginx|app).
+# is_hit URL KIND [AUTHORIZATION]: the proxy answers URL from its cache (KIND nginx|app).
 is_hit() {
   local h
-  h=$(curl -s -o /dev/null -D - --max-time 10 "$1" 2>/dev/null | tr -d '\r')
+  h=$(curl -s -o /dev/null -D - --max-time 10 ${3:+-H "Authorization: $3"} "$1" 2>/dev/null | tr -d '\r')
   if [ "$2" = nginx ]; then grep -qi '^x-cache: HIT' <<<"$h"; else grep -qi '^x-artifact-source: cache' <<<"$h"; fi
 }
-wait_hit() { # wait_hit URL KIND SECONDS
+wait_hit() { # wait_hit URL KIND SECONDS [AUTHORIZATION]
   local i
-  for i in $(seq $(( $3 * 2 ))); do is_hit "$1" "$2" && return 0; sleep 0.5; done
+  for i in $(seq $(( $3 * 2 ))); do is_hit "$1" "$2" "${4:-}" && return 0; sleep 0.5; done
   return 1
 }
 TCK=$(getconf CLK_TCK)
@@ -211,20 +216,25 @@ server_pids() {
 mbps() { awk -v b="$1" 'BEGIN{printf "%.0f", b/1e6}'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{if(NR==0){print "n/a"} else if(NR%2){print a[(NR+1)/2]} else {printf "%.0f", (a[NR/2]+a[NR/2+1])/2}}'; }
 
-# bench_warm4k COL URL KIND: one round of warm 4 KiB hits. Rounds of the
-# columns alternate (nginx, app, nginx, app…) and the table gives each
-# column's median, so a burst of load from elsewhere on the machine cannot
-# decide the comparison alone; every round's figure is printed too.
+# bench_warm4k COL URL KIND [AUTHORIZATION]: one round of warm 4 KiB hits.
+# Rounds of the columns alternate (nginx, app, app with a token, nginx…)
+# and the table gives each column's median, so a burst of load from
+# elsewhere on the machine cannot decide the comparison alone; every
+# round's figure is printed too. With AUTHORIZATION the figures go to the
+# warm4k_auth_* rows of COL.
 bench_warm4k() {
-  local col=$1 url=$2 kind=$3 f="$W/wrk-$1.txt"
-  curl -sf -o /dev/null --max-time 10 "$url" || die "$col: GET $url failed"
-  wait_hit "$url" "$kind" 20 || die "$col: $url is not a cache hit"
-  timeout 30 wrk -t2 -c32 -d2s "$url" >/dev/null # warm-up (connections, page cache)
+  local col=$1 url=$2 kind=$3 auth=${4:-} f="$W/wrk-$1.txt" key=$1 metric=warm4k label=$1
+  [ -n "$auth" ] && key="$col+auth" metric=warm4k_auth label="$col, with an API token"
+  local hdr=()
+  [ -n "$auth" ] && hdr=(-H "Authorization: $auth")
+  curl -sf -o /dev/null --max-time 10 "${hdr[@]}" "$url" || die "$label: GET $url failed"
+  wait_hit "$url" "$kind" 20 "$auth" || die "$label: $url is not a cache hit"
+  timeout 30 wrk -t2 -c32 -d2s "${hdr[@]}" "$url" >/dev/null # warm-up (connections, page cache, verified credential)
   local pids c0 c1
   pids=$(server_pids "$col")
   # shellcheck disable=SC2086 # a list of pids
   c0=$(cpu_ticks $pids)
-  timeout 60 wrk -t2 -c32 -d"$WRK_DURATION" --latency "$url" >"$f" &
+  timeout 60 wrk -t2 -c32 -d"$WRK_DURATION" --latency "${hdr[@]}" "$url" >"$f" &
   wait $! || die "$col: wrk failed: $(cat "$f")"
   # shellcheck disable=SC2086
   c1=$(cpu_ticks $pids)
@@ -234,16 +244,26 @@ bench_warm4k() {
   rps=$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$f")
   p99=$(awk '$1=="99%"{print $2}' "$f")
   bad=$(awk '/Non-2xx or 3xx responses:/{print $NF}' "$f")
-  [ -n "$bad" ] && die "$col: $bad non-2xx answers to warm 4 KiB hits"
-  W4_RPS[$col]="${W4_RPS[$col]:-} $rps"
-  W4_CPU[$col]="${W4_CPU[$col]:-} $cpu"
-  W4_P99[$col]="${W4_P99[$col]:-}${W4_P99[$col]:+/}${p99:-n/a}"
-  set_r warm4k_rps "$col" "$(median <<<"${W4_RPS[$col]}")"
-  set_r warm4k_runs "$col" "$(echo ${W4_RPS[$col]} | tr ' ' '/')"
-  set_r warm4k_cpu "$col" "$(tr ' ' '\n' <<<"${W4_CPU[$col]}" | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')"
-  set_r warm4k_p99 "$col" "${W4_P99[$col]}"
-  log "$col: warm 4 KiB: $rps req/s, p99 $p99, $cpu µs CPU per request"
+  [ -n "$bad" ] && die "$label: $bad non-2xx answers to warm 4 KiB hits"
+  W4_RPS[$key]="${W4_RPS[$key]:-} $rps"
+  W4_CPU[$key]="${W4_CPU[$key]:-} $cpu"
+  W4_P99[$key]="${W4_P99[$key]:-}${W4_P99[$key]:+/}${p99:-n/a}"
+  set_r ${metric}_rps "$col" "$(median <<<"${W4_RPS[$key]}")"
+  set_r ${metric}_runs "$col" "$(echo ${W4_RPS[$key]} | tr ' ' '/')"
+  set_r ${metric}_cpu "$col" "$(tr ' ' '\n' <<<"${W4_CPU[$key]}" | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')"
+  set_r ${metric}_p99 "$col" "${W4_P99[$key]}"
+  if [ -n "$auth" ]; then
+    # The ratio of the medians, and of each round (this round's anonymous
+    # figure ran just before, so both saw about the same machine).
+    local anon_rps=${W4_RPS[$col]##* }
+    W4_RATIO[$col]="${W4_RATIO[$col]:-}${W4_RATIO[$col]:+/}$(ratio "$rps" "$anon_rps")"
+    set_r warm4k_ratio "$col" "$(ratio "$(get_r warm4k_auth_rps "$col")" "$(get_r warm4k_rps "$col")")"
+    set_r warm4k_ratio_runs "$col" "${W4_RATIO[$col]}"
+  fi
+  log "$label: warm 4 KiB: $rps req/s, p99 $p99, $cpu µs CPU per request"
 }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (b+0 > 0) printf "%.2f", a/b; else print "n/a"}'; }
+declare -A W4_RATIO
 declare -A W4_RPS W4_CPU W4_P99
 
 # prime_big COL URL KIND: download URL once and wait until it is a hit.
@@ -405,6 +425,12 @@ remotes:
     package: generic
     cache:
       immutable_ttl: 0
+  bench-private:
+    base_url: "http://127.0.0.1:$ORIGIN_PORT"
+    package: generic
+    access: scoped
+    cache:
+      immutable_ttl: 0
 EOF
 "$APP_BIN" check-config "$W/remotes.yaml" >/dev/null
 
@@ -425,11 +451,26 @@ start_app() {
   APP_URL="http://127.0.0.1:$port"
   wait_url "$APP_URL/ready" 60 || { tail -20 "$W/$name/app.log" >&2; die "$name: artifactapi did not become ready"; }
   log "$name: artifactapi pid $APP_PID on $APP_URL ($(curl -s "$APP_URL/health" | tr -d '\n' | head -c 300))"
+  # An API token that may read bench-private: each authenticated hit checks it.
+  local answer
+  answer=$(curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$APP_URL/admin/tokens" \
+    -d '{"name": "bench", "owner": "bench", "owner_kind": "service", "scopes": ["read:bench-private"]}') ||
+    die "$name: could not create an API token"
+  API_TOKEN=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"$answer")
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$APP_URL/api/bench-private/small/f4k.bin")" = 401 ] ||
+    die "$name: bench-private answers without a credential"
+}
+API_TOKEN=""
+# warm4k_app NAME: one round of the app's warm 4 KiB hits, anonymous then with the token.
+warm4k_app() {
+  bench_warm4k "$1" "$APP_URL/api/bench/small/f4k.bin" app
+  bench_warm4k "$1" "$APP_URL/api/bench-private/small/f4k.bin" app "Bearer $API_TOKEN"
 }
 
 run_backend() { # run_backend NAME
   local name=$1
-  for _ in $(seq "$ROUNDS"); do bench_warm4k "$name" "$APP_URL/api/bench/small/f4k.bin" app; done
+  for _ in $(seq "$ROUNDS"); do warm4k_app "$name"; done
+  if [ "$QUICK" = 1 ]; then stop_pid "$APP_PID"; return; fi
   prime_big "$name" "$APP_URL/api/bench/big/warm.bin" app
   for _ in $(seq "$BIG_RUNS"); do bench_warmbig "$name" "$APP_URL/api/bench/big/warm.bin"; done
   bench_cold "$name" "$APP_URL/api/bench/slow/cold-$name.bin"
@@ -447,8 +488,9 @@ if [[ " $BACKENDS " == *" embedded "* ]]; then
   start_app embedded
   for _ in $(seq "$ROUNDS"); do
     bench_warm4k nginx "$NGURL/small/f4k.bin" nginx
-    bench_warm4k embedded "$APP_URL/api/bench/small/f4k.bin" app
+    warm4k_app embedded
   done
+  if [ "$QUICK" = 1 ]; then stop_pid "$APP_PID"; else
   prime_big nginx "$NGURL/big/warm.bin" nginx
   prime_big embedded "$APP_URL/api/bench/big/warm.bin" app
   for _ in $(seq "$BIG_RUNS"); do
@@ -459,12 +501,15 @@ if [[ " $BACKENDS " == *" embedded "* ]]; then
   bench_cold embedded "$APP_URL/api/bench/slow/cold-embedded.bin"
   bench_rss embedded "$APP_URL" "$APP_PID"
   stop_pid "$APP_PID"
+  fi
   rm -rf "$W/embedded/data"
 else
   for _ in $(seq "$ROUNDS"); do bench_warm4k nginx "$NGURL/small/f4k.bin" nginx; done
-  prime_big nginx "$NGURL/big/warm.bin" nginx
-  for _ in $(seq "$BIG_RUNS"); do bench_warmbig nginx "$NGURL/big/warm.bin"; done
-  bench_cold nginx "$NGURL/slow/cold-nginx.bin"
+  if [ "$QUICK" != 1 ]; then
+    prime_big nginx "$NGURL/big/warm.bin" nginx
+    for _ in $(seq "$BIG_RUNS"); do bench_warmbig nginx "$NGURL/big/warm.bin"; done
+    bench_cold nginx "$NGURL/slow/cold-nginx.bin"
+  fi
 fi
 stop_pid "$NG_PID"
 rm -rf "$NG/cache"
@@ -528,6 +573,13 @@ REPORT="$OUT_DIR/results.md"
   row "Warm 4 KiB hits, requests/s each round" warm4k_runs ""
   row "Warm 4 KiB hits, p99 latency each round" warm4k_p99 ""
   row "Warm 4 KiB hits, server CPU per request, µs (median)" warm4k_cpu ""
+  row "Warm 4 KiB hits with \`Authorization: Bearer <API token>\` (scoped remote), requests/s (median)" warm4k_auth_rps ""
+  row "… each round" warm4k_auth_runs ""
+  row "… p99 latency each round" warm4k_auth_p99 ""
+  row "… server CPU per request, µs (median)" warm4k_auth_cpu ""
+  row "Authenticated / anonymous warm 4 KiB rate (medians)" warm4k_ratio "≥ 0.9"
+  row "… each round (token round / the anonymous round just before)" warm4k_ratio_runs ""
+  if [ "$QUICK" != 1 ]; then
   row "Warm $BIG hit, MB/s (median of $BIG_RUNS alternating runs)" warmbig_mbps "≥ nginx (embedded)"
   row "Warm $BIG hit, MB/s each run" warmbig_runs ""
   row "Warm $BIG hit, server CPU seconds per GiB (median)" warmbig_cpu ""
@@ -540,15 +592,18 @@ REPORT="$OUT_DIR/results.md"
   row "… downloads complete" rss_ok ""
   row "… last byte / all committed, s after start" rss_time ""
   row "… aggregate client throughput, MB/s" rss_mbps ""
+  fi
   echo
   echo "MB = 10^6 bytes. TTFB = curl time_starttransfer from that client's own start. nginx: proxy_cache_lock on, lock timeout/age 120 s, so the joiner waits for the cached file. RSS is not measured for nginx."
   echo
   if [[ " ${COLS[*]} " == *" embedded "* ]]; then
     verdict "embedded warm 4 KiB req/s ≥ nginx ($(get_r warm4k_rps embedded) vs $(get_r warm4k_rps nginx))" "$(ge "$(get_r warm4k_rps embedded)" "$(get_r warm4k_rps nginx)")"
-    verdict "embedded warm $BIG MB/s ≥ nginx ($(get_r warmbig_mbps embedded) vs $(get_r warmbig_mbps nginx))" "$(ge "$(get_r warmbig_mbps embedded)" "$(get_r warmbig_mbps nginx)")"
+    [ "$QUICK" = 1 ] || verdict "embedded warm $BIG MB/s ≥ nginx ($(get_r warmbig_mbps embedded) vs $(get_r warmbig_mbps nginx))" "$(ge "$(get_r warmbig_mbps embedded)" "$(get_r warmbig_mbps nginx)")"
   fi
   for c in "${COLS[@]}"; do
     [ "$c" = nginx ] && continue
+    verdict "$c authenticated warm 4 KiB rate ≥ 0.9 × anonymous ($(get_r warm4k_auth_rps "$c") vs $(get_r warm4k_rps "$c") req/s: $(get_r warm4k_ratio "$c")×)" "$(ge "$(get_r warm4k_ratio "$c")" 0.9)"
+    [ "$QUICK" = 1 ] && continue
     verdict "$c joiner TTFB < 0.5 s ($(get_r cold_ttfb2 "$c") s)" "$(lt "$(get_r cold_ttfb2 "$c")" 0.5)"
     verdict "$c peak RSS < 150 MiB ($(get_r rss_hwm "$c") MiB)" "$(lt "$(get_r rss_hwm "$c")" 150)"
   done

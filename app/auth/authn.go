@@ -161,6 +161,28 @@ func (a *Authenticator) Authorization(ctx context.Context, header string) (*Prin
 	return nil, ErrUnauthorized
 }
 
+// Unguessable reports whether an Authorization header value carries an API
+// token (Bearer, or the password of Basic) or a registry token: secrets of
+// 256 random bits or signed, which no one guesses. Callers may check those
+// before charging a guess to the client's address, so that many concurrent
+// requests with a right one are never refused for the address's budget;
+// ADMIN_TOKEN and passwords, which may be weak, are charged first.
+func Unguessable(header string) bool {
+	switch {
+	case len(header) > 7 && strings.EqualFold(header[:7], "bearer "):
+		s := strings.TrimSpace(header[7:])
+		return strings.HasPrefix(s, TokenPrefix) || strings.HasPrefix(s, registryTokenPrefix)
+	case len(header) > 6 && strings.EqualFold(header[:6], "basic "):
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(header[6:]))
+		if err != nil {
+			return false
+		}
+		_, secret, ok := strings.Cut(string(raw), ":")
+		return ok && strings.HasPrefix(secret, TokenPrefix)
+	}
+	return false
+}
+
 // Bearer resolves a bearer credential: ADMIN_TOKEN, an API token or a
 // registry token from /v2/token.
 func (a *Authenticator) Bearer(ctx context.Context, secret string) (*Principal, error) {
