@@ -36,18 +36,21 @@ var (
 )
 
 // mountAccess adds the users, tokens and audit screens: global admins only.
+// (Per route: a group's middleware would also run for the 404s after it.)
 func (h *Handler) mountAccess(g fiber.Router) {
-	a := g.Group("", h.need(auth.Admin), h.requireAccounts)
-	a.Get("/users", h.UsersPage)
-	a.Post("/users", h.CreateUser)
-	a.Post("/users/:name/password", h.SetPassword)
-	a.Post("/users/:name/disable", h.setDisabled(true))
-	a.Post("/users/:name/enable", h.setDisabled(false))
-	a.Post("/users/:name/delete", h.DeleteUser)
-	a.Get("/tokens", h.TokensPage)
-	a.Post("/tokens", h.CreateToken)
-	a.Post("/tokens/:id/revoke", h.RevokeToken)
-	a.Get("/audit", h.AuditPage)
+	admin := func(hs ...fiber.Handler) []fiber.Handler {
+		return append([]fiber.Handler{h.need(auth.Admin), h.requireAccounts}, hs...)
+	}
+	g.Get("/users", admin(h.UsersPage)...)
+	g.Post("/users", admin(h.CreateUser)...)
+	g.Post("/users/:name/password", admin(h.SetPassword)...)
+	g.Post("/users/:name/disable", admin(h.setDisabled(true))...)
+	g.Post("/users/:name/enable", admin(h.setDisabled(false))...)
+	g.Post("/users/:name/delete", admin(h.DeleteUser)...)
+	g.Get("/tokens", admin(h.TokensPage)...)
+	g.Post("/tokens", admin(h.CreateToken)...)
+	g.Post("/tokens/:id/revoke", admin(h.RevokeToken)...)
+	g.Get("/audit", admin(h.AuditPage)...)
 }
 
 // requireAccounts answers 503 where users and tokens are not kept.
