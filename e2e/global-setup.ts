@@ -108,30 +108,23 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const dbName = `artifactapi_e2e_${id}`;
   const redisPrefix = `artifactapi-e2e-${id}:`;
   const logFile = path.join(tmp, 'artifactapi.log');
-  const logFile2 = path.join(tmp, 'artifactapi-replica2.log');
-  // Two replicas on the same PostgreSQL, Redis and MinIO: sessions ended on
-  // one must end on the other.
-  const procs: ChildProcess[] = [];
+  let proc: ChildProcess | undefined;
   let dbCreated = false;
 
   // Stops everything started so far; the teardown, and the way out of a failed setup.
   const cleanup = async (): Promise<void> => {
-    for (const proc of procs) {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-        await exited;
-        clearTimeout(timer);
-      }
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc!.once('exit', r));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc!.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
     }
     await origin.close();
-    for (const f of [logFile, logFile2]) {
-      if (fs.existsSync(f)) {
-        const out = path.join(__dirname, 'test-results');
-        fs.mkdirSync(out, { recursive: true });
-        fs.copyFileSync(f, path.join(out, path.basename(f)));
-      }
+    if (fs.existsSync(logFile)) {
+      const out = path.join(__dirname, 'test-results');
+      fs.mkdirSync(out, { recursive: true });
+      fs.copyFileSync(logFile, path.join(out, 'artifactapi.log'));
     }
     if (dbCreated) psql(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     try {
@@ -161,24 +154,14 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       MINIO_SECRET_KEY: process.env.TEST_MINIO_SECRET_KEY, MINIO_BUCKET: `e2e-${id}`, MINIO_SECURE: 'false',
     };
     const logFd = fs.openSync(logFile, 'a');
-    const proc = spawn(bin, ['serve'], { env, stdio: ['ignore', logFd, logFd] });
-    procs.push(proc);
+    proc = spawn(bin, ['serve'], { env, stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd); // the child keeps its own descriptor
     await waitReady(base, proc, logFile);
-    // The second replica starts once the first has migrated the database.
-    const port2 = await freePort();
-    const base2 = `http://127.0.0.1:${port2}`;
-    const logFd2 = fs.openSync(logFile2, 'a');
-    const proc2 = spawn(bin, ['serve'], {
-      env: { ...env, LISTEN_ADDR: `127.0.0.1:${port2}`, DATA_DIR: path.join(tmp, 'data2') },
-      stdio: ['ignore', logFd2, logFd2],
-    });
-    procs.push(proc2);
-    fs.closeSync(logFd2);
-    await waitReady(base2, proc2, logFile2);
 
     process.env.E2E_BASE_URL = base;
-    process.env.E2E_REPLICA2_URL = base2;
+    // For tests that start a second replica on the same services (lib/replica.ts).
+    process.env.E2E_BIN = bin;
+    process.env.E2E_APP_ENV = JSON.stringify(env);
     process.env.E2E_ADMIN_TOKEN = adminToken;
     process.env.E2E_ORIGIN = origin.url;
     process.env.E2E_SECRETS = JSON.stringify([adminToken, UPSTREAM_PASSWORD, process.env.TEST_MINIO_SECRET_KEY]);

@@ -5,8 +5,18 @@
 import { test, expect, signIn, screen, admin } from '../lib/fixtures';
 import type { Page } from '@playwright/test';
 import * as crypto from 'node:crypto';
+import { startReplica, type Replica } from '../lib/replica';
 
-const replica2 = (): string => process.env.E2E_REPLICA2_URL ?? '';
+// A second replica on the same services, for this file only (the other
+// specs expect a single job worker).
+let second: Replica | undefined;
+test.beforeAll(async () => {
+  second = await startReplica();
+});
+test.afterAll(async () => {
+  await second?.stop();
+});
+const replica2 = (): string => second?.url ?? '';
 const suffix = (): string => crypto.randomBytes(3).toString('hex');
 
 /** The remote names in the sidebar. */
