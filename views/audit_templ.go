@@ -291,7 +291,7 @@ func auditContent(p AuditProps) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "\"></div><div class=\"field field-button\"><button type=\"submit\" class=\"btn btn-primary\">Filter</button></div><div class=\"field field-button\"><a class=\"btn btn-ghost\" href=\"/ui/audit\">Clear</a></div></form></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "\"></div><div class=\"field field-button\"><button type=\"submit\" class=\"btn btn-primary\">Filter</button></div><div class=\"field field-button\"><a class=\"btn btn-secondary\" href=\"/ui/audit\">Clear</a></div></form></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
