@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -22,7 +24,9 @@ func (a *App) openLocalRepos(ctx context.Context) {
 		a.log.Warn("metadata store has no registry tables: local docker repositories are disabled")
 		return
 	}
-	a.Local = localrepo.New(localrepo.Options{Meta: rs.Registry(), Blobs: a.Blobs, Log: a.log})
+	spool := filepath.Join(a.Config().Env.DataDir, "registry-spool")
+	_ = os.RemoveAll(spool) // chunks of a killed process are never used
+	a.Local = localrepo.New(localrepo.Options{Meta: rs.Registry(), Blobs: a.Blobs, Log: a.log, SpoolDir: spool})
 	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopLocal = cancel
 	go a.Local.Run(run, uploadSweep)

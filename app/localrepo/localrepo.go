@@ -76,6 +76,10 @@ type Options struct {
 	GCGrace time.Duration
 	// UploadTimeout is how long an upload session may stay idle.
 	UploadTimeout time.Duration
+	// SpoolDir, when set, holds a chunk of unknown length on its way to a
+	// blob store that uploads files more cheaply than streams (S3: a stream
+	// of unknown length costs a part buffer per upload; a file, none).
+	SpoolDir string
 }
 
 // Store is the storage of every local docker repository.

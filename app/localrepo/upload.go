@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 
+	"artifactapi/app/blob"
 	"artifactapi/app/oci"
 	"artifactapi/db"
 )
@@ -70,7 +72,7 @@ func (s *Store) appendPart(ctx context.Context, r Repo, u db.RegistryUpload, bod
 		cr.limit = room - u.Size
 	}
 	key := partKey(u.ID)
-	if _, err := s.o.Blobs.Put(ctx, key, cr, size); err != nil {
+	if _, err := s.put(ctx, key, cr, size); err != nil {
 		if cr.over {
 			return 0, quotaError(r, r.MaxSize-room, u.Size+cr.n)
 		}
@@ -199,7 +201,7 @@ func (s *Store) commit(ctx context.Context, r Repo, d oci.Digest, src io.Reader,
 	}
 	v := &verifier{countingReader: countingReader{r: src, limit: room}, h: d.NewHash(), d: d}
 	key := blobKey(d)
-	if _, err := s.o.Blobs.Put(ctx, key, v, size); err != nil {
+	if _, err := s.put(ctx, key, v, size); err != nil {
 		switch {
 		case v.mismatch:
 			return db.RegistryBlob{}, fmt.Errorf("%w: %s", ErrDigestInvalid, d)
@@ -352,3 +354,33 @@ func (p *partsReader) Close() error {
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// put stores r (size bytes, -1: unknown) under key. A body bound for a
+// store that takes files (S3) is spooled to SpoolDir first: a stream costs
+// S3 uploads part buffers, a file none, so memory stays flat however many
+// pushes run at once. Nothing is published unless r reads to its end.
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64) (string, error) {
+	fp, ok := s.o.Blobs.(blob.FilePutter)
+	if !ok || s.o.SpoolDir == "" {
+		return s.o.Blobs.Put(ctx, key, r, size)
+	}
+	if err := os.MkdirAll(s.o.SpoolDir, 0o750); err != nil {
+		return "", fmt.Errorf("localrepo: spool: %w", err)
+	}
+	f, err := os.CreateTemp(s.o.SpoolDir, "chunk-*")
+	if err != nil {
+		return "", fmt.Errorf("localrepo: spool: %w", err)
+	}
+	defer os.Remove(f.Name())
+	n, err := io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && size >= 0 && n != size {
+		err = fmt.Errorf("got %d bytes, want %d", n, size)
+	}
+	if err != nil {
+		return "", fmt.Errorf("localrepo: spool %s: %w", key, err)
+	}
+	return fp.PutFile(ctx, key, f.Name())
+}
