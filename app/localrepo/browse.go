@@ -24,6 +24,12 @@ func (s *Store) Repositories(ctx context.Context, remote, after string, n int) (
 	return repos, false, nil
 }
 
+// Usage is the bytes remote's repositories hold: each distinct blob once,
+// plus the manifests (what the quota counts).
+func (s *Store) Usage(ctx context.Context, remote string) (int64, error) {
+	return s.o.Meta.RegistryUsage(ctx, remote)
+}
+
 // TagInfo is a tag of a repository with the manifest it points at.
 type TagInfo struct {
 	db.RegistryTagDetail
