@@ -26,7 +26,8 @@ func (a *App) openLocalRepos(ctx context.Context) {
 	}
 	spool := filepath.Join(a.Config().Env.DataDir, "registry-spool")
 	_ = os.RemoveAll(spool) // chunks of a killed process are never used
-	a.Local = localrepo.New(localrepo.Options{Meta: rs.Registry(), Blobs: a.Blobs, Log: a.log, SpoolDir: spool})
+	a.Local = localrepo.New(localrepo.Options{Meta: rs.Registry(), Blobs: a.Blobs, Log: a.log, SpoolDir: spool,
+		GCGrace: a.Config().Env.RegistryGCGrace})
 	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopLocal = cancel
 	go a.Local.Run(run, uploadSweep)
