@@ -146,6 +146,9 @@ func (h *Handler) ImageRepos(c *fiber.Ctx) error {
 		return h.Remote(c)
 	}
 	p := views.ImagesProps{Remote: r.Name, After: strings.Clone(c.Query("after"))}
+	if p.Stored, err = h.d.Registry.Usage(c.UserContext(), r.Name); err != nil {
+		return err
+	}
 	if p.Repos, p.Next, err = h.repos(c.UserContext(), r, p.After); err != nil {
 		return err
 	}
@@ -211,6 +214,9 @@ func (h *Handler) GCStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if p.Last != nil && !p.Last.FinishedAt.IsZero() {
+		c.Set("HX-Trigger", "images-changed") // the run being followed ended
+	}
 	return h.write(c, views.GCCard(p))
 }
 
@@ -239,5 +245,8 @@ func (h *Handler) RunGC(c *fiber.Ctx) error {
 		return backToRemote(c, r)
 	}
 	p := views.GCProps{Remote: r.Name, CSRF: h.csrfToken(c), Now: h.d.Now(), Stale: localrepo.GCTimeout, Last: gcRun(run)}
+	if !run.Running() {
+		c.Set("HX-Trigger", "images-changed") // what is stored changed
+	}
 	return h.write(c, views.GCCard(p))
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -246,6 +247,45 @@ func TestRunGCFromTheDashboard(t *testing.T) {
 			if strings.Contains(body, n) {
 				t.Errorf("%s: the card has %q", tc.name, n)
 			}
+		}
+	}
+}
+
+// TestTagPages: a repository's tags come 50 a page, the next page linked
+// both for htmx and without JavaScript.
+func TestTagPages(t *testing.T) {
+	ih := newImagesHarness(t)
+	session, seed, _ := ih.signIn()
+	ctx := context.Background()
+	repo := localrepo.Repo{Remote: "images", Name: "team/app"}
+	m, err := ih.store.Manifest(ctx, repo, oci.Reference{Tag: "1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var more []string
+	for i := 0; i < tagsPerPage; i++ {
+		more = append(more, fmt.Sprintf("v%03d", i)) // sorted after "1.0"
+	}
+	if _, err := ih.store.PutManifest(ctx, repo, oci.Reference{Digest: ih.digest}, more, m.MediaType, m.Body); err != nil {
+		t.Fatal(err)
+	}
+	last := more[len(more)-2] // page 1: "1.0" and v000…v048
+	_, body := ih.do(http.MethodGet, "/ui/remotes/images?repo=team%2Fapp", nil, nil, session, seed)
+	body = html.UnescapeString(body)
+	if n := strings.Count(body, "<tr data-tag="); n != tagsPerPage {
+		t.Errorf("first page: %d tags, want %d", n, tagsPerPage)
+	}
+	if !strings.Contains(body, `href="/ui/remotes/images?repo=team%2Fapp&tags_after=`+last+`"`) ||
+		!strings.Contains(body, `hx-get="/ui/remotes/images/images/tags?after=`+last+`&repo=team%2Fapp"`) {
+		t.Fatalf("no link to the next page after %s", last)
+	}
+	for _, target := range []string{"/ui/remotes/images?repo=team%2Fapp&tags_after=" + last, "/ui/remotes/images/images/tags?after=" + last + "&repo=team%2Fapp"} {
+		_, body = ih.do(http.MethodGet, target, nil, map[string]string{"HX-Request": strconv.FormatBool(strings.Contains(target, "/tags?"))}, session, seed)
+		if n := strings.Count(body, "<tr data-tag="); n != 1 || !strings.Contains(body, `data-tag="`+more[len(more)-1]+`"`) {
+			t.Errorf("%s: %d tags, want %s only", target, n, more[len(more)-1])
+		}
+		if strings.Contains(body, `rel="next"`) && strings.Contains(body, "tags_after") {
+			t.Errorf("%s: a next link on the last page", target)
 		}
 	}
 }

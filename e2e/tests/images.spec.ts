@@ -57,7 +57,12 @@ test('an image pushed with skopeo is listed with its tag, digest, size and pull 
   // Delete 1.0: confirmed, the row goes, the repository counts one tag.
   let confirm = '';
   page.once('dialog', (d) => { confirm = d.message(); void d.accept(); });
+  const sent = page.waitForRequest((r) => r.method() === 'DELETE');
   await row.getByRole('button', { name: 'Delete tag 1.0' }).click();
+  const req = await sent;
+  // The CSRF token travels in a header, never in the URL (access logs).
+  expect(new URL(req.url()).searchParams.get('_csrf')).toBeNull();
+  expect(req.headers()['x-csrf-token']).toBeTruthy();
   await expect(page.locator('#tags tr[data-tag="1.0"]')).toHaveCount(0);
   expect(confirm).toContain(`Delete tag 1.0 of ${repo}?`);
   await expect(repoRow.locator('[data-col="tags"]')).toHaveText('1');
@@ -133,6 +138,7 @@ test('garbage collection from the dashboard frees the blobs of a deleted image a
   await signIn(page);
   await page.goto(`/ui/remotes/${remote}`);
   await expect(page.locator(`#repos tr[data-repo="${repo}"]`)).toHaveCount(0);
+  const stored = Number(await page.getByTestId('stored').getAttribute('data-bytes'));
   // Collections inside the grace period (REGISTRY_GC_GRACE, 3s here) keep
   // them; the first one after it removes exactly these two blobs.
   await expect(async () => {
@@ -142,6 +148,8 @@ test('garbage collection from the dashboard frees the blobs of a deleted image a
   }).toPass({ timeout: 30_000 });
   await expect(page.getByTestId('gc-bytes')).toHaveAttribute('data-bytes', String(img.size));
   await expect(page.getByTestId('gc-result')).toContainText('the dashboard');
+  // The repository's links to them went too: the stored total shrank by them.
+  await expect(page.getByTestId('stored')).toHaveAttribute('data-bytes', String(stored - img.size));
   await screen(page, '22-gc-freed');
   for (const d of [img.configDigest, img.layerDigest]) {
     const r = await request.get(`/v2/${remote}/${repo}/blobs/${d}`);
