@@ -22,6 +22,7 @@ import (
 	"artifactapi/app/localrepo"
 	"artifactapi/app/oci"
 	"artifactapi/db"
+	"artifactapi/views"
 )
 
 const imagesRemotes = testRemotes + `
@@ -130,6 +131,13 @@ func TestImagesScreen(t *testing.T) {
 				}
 			}
 		})
+	}
+	used, err := ih.store.Usage(context.Background(), "images")
+	if err != nil || used <= ih.size {
+		t.Fatalf("usage %d, %v; want more than the blobs (%d)", used, err, ih.size)
+	}
+	if _, body := ih.do(http.MethodGet, "/ui/", nil, nil, session, seed); !strings.Contains(body, `<td class="num" data-col="bytes">`+views.Bytes(used)+`</td>`) {
+		t.Errorf("the overview does not show the %s the images store", views.Bytes(used))
 	}
 	if resp, _ := ih.do(http.MethodGet, "/ui/remotes/mine/images", nil, nil, session, seed); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("images of a generic repository: %d, want 404", resp.StatusCode)
