@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"artifactapi/app/auth"
 	"artifactapi/app/config"
 	"artifactapi/app/localrepo"
 	"artifactapi/app/oci"
@@ -102,7 +104,8 @@ func (h *Handler) repos(ctx context.Context, r *config.Remote, after string) ([]
 // tagsProps reads a page of a repository's tags.
 func (h *Handler) tagsProps(c *fiber.Ctx, r *config.Remote, repo, after string) (views.TagsProps, error) {
 	repo, after = strings.Clone(repo), strings.Clone(after)
-	p := views.TagsProps{Remote: r.Name, Repo: repo, Host: strings.Clone(c.Hostname()), CSRF: h.csrfToken(c), After: after}
+	p := views.TagsProps{Remote: r.Name, Repo: repo, Host: strings.Clone(c.Hostname()), CSRF: h.csrfToken(c), After: after,
+		CanDelete: auth.Allowed(principalOf(c), auth.Delete, r)}
 	if !oci.ValidName(repo) {
 		return p, fail(http.StatusBadRequest, "This is not a repository name.")
 	}
@@ -122,7 +125,7 @@ func (h *Handler) tagsProps(c *fiber.Ctx, r *config.Remote, repo, after string) 
 
 // gcProps reads the last garbage collection.
 func (h *Handler) gcProps(c *fiber.Ctx, r *config.Remote) (views.GCProps, error) {
-	p := views.GCProps{Remote: r.Name, CSRF: h.csrfToken(c), Now: h.d.Now(), Stale: localrepo.GCTimeout}
+	p := views.GCProps{Remote: r.Name, CSRF: h.csrfToken(c), Now: h.d.Now(), Stale: localrepo.GCTimeout, CanRun: canCollect(c)}
 	run, ok, err := h.d.Registry.LastGC(c.UserContext())
 	if err != nil || !ok {
 		return p, err
@@ -189,7 +192,15 @@ func (h *Handler) DeleteTag(c *fiber.Ctx) error {
 		return fail(http.StatusBadRequest, "Which tag? The request named no repository and tag.")
 	}
 	err = h.d.Registry.DeleteTag(c.UserContext(), localrepo.Repo{Remote: r.Name, Name: repo}, tag)
-	if err != nil && !errors.Is(err, localrepo.ErrManifestUnknown) {
+	ev := auth.Event{Action: auth.ActDelete, Remote: r.Name, Target: repo + ":" + tag, Count: 1, Detail: "dashboard: docker tag"}
+	if errors.Is(err, localrepo.ErrManifestUnknown) {
+		err, ev.Count = nil, 0
+	}
+	if err != nil {
+		ev.Outcome = auth.OutcomeFailed
+	}
+	h.record(c, ev)
+	if err != nil {
 		return err
 	}
 	h.d.Log.Info("dashboard tag deletion", "remote", r.Name, "repository", repo, "tag", tag, "existed", err == nil)
@@ -200,6 +211,10 @@ func (h *Handler) DeleteTag(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(http.StatusOK).SendString("") // 200: htmx swaps the row for nothing (204 would not swap)
 }
+
+// canCollect reports whether the principal may run a garbage collection,
+// which spans every local docker repository: a global admin.
+func canCollect(c *fiber.Ctx) bool { return auth.Allowed(principalOf(c), auth.Admin, nil) }
 
 // GCStatus is the garbage collection card (polled while a run is going).
 func (h *Handler) GCStatus(c *fiber.Ctx) error {
@@ -230,6 +245,9 @@ func (h *Handler) RunGC(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if !canCollect(c) {
+		return fail(http.StatusForbidden, "Garbage collection spans every local docker repository: it needs the global admin permission.")
+	}
 	run, done, err := h.d.Registry.StartGC(c.UserContext(), "dashboard")
 	if err != nil {
 		return err
@@ -244,9 +262,13 @@ func (h *Handler) RunGC(c *fiber.Ctx) error {
 	if !isHTMX(c) {
 		return backToRemote(c, r)
 	}
-	p := views.GCProps{Remote: r.Name, CSRF: h.csrfToken(c), Now: h.d.Now(), Stale: localrepo.GCTimeout, Last: gcRun(run)}
+	p := views.GCProps{Remote: r.Name, CSRF: h.csrfToken(c), Now: h.d.Now(), Stale: localrepo.GCTimeout, Last: gcRun(run), CanRun: true}
 	if !run.Running() {
+		h.record(c, auth.Event{Action: auth.ActRegistryGC, Target: "run " + strconv.FormatInt(run.ID, 10), Count: run.Blobs,
+			Detail: "dashboard: " + strconv.FormatInt(run.Bytes, 10) + " bytes, " + strconv.FormatInt(run.Uploads, 10) + " uploads"})
 		c.Set("HX-Trigger", "images-changed") // what is stored changed
+	} else {
+		h.record(c, auth.Event{Action: auth.ActRegistryGC, Target: "run " + strconv.FormatInt(run.ID, 10), Detail: "dashboard: started"})
 	}
 	return h.write(c, views.GCCard(p))
 }

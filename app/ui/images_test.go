@@ -17,6 +17,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"artifactapi/app/auth"
 	"artifactapi/app/blob"
 	"artifactapi/app/config"
 	"artifactapi/app/localrepo"
@@ -295,5 +296,91 @@ func TestTagPages(t *testing.T) {
 		if strings.Contains(body, `rel="next"`) && strings.Contains(body, "tags_after") {
 			t.Errorf("%s: a next link on the last page", target)
 		}
+	}
+}
+
+// fakeAccess signs in the users of its map (any secret) into sessions named
+// after them.
+type fakeAccess map[string]*auth.Principal
+
+func (f fakeAccess) Basic(_ context.Context, user, _ string) (*auth.Principal, error) {
+	if p := f[user]; p != nil {
+		return p, nil
+	}
+	return nil, auth.ErrUnauthorized
+}
+
+func (f fakeAccess) StartSession(_ context.Context, p *auth.Principal, _ time.Duration, _ string) (string, error) {
+	return p.Name, nil
+}
+
+func (f fakeAccess) Session(_ context.Context, id string) (*auth.Principal, error) {
+	if p := f[id]; p != nil {
+		return p, nil
+	}
+	return nil, auth.ErrUnauthorized
+}
+
+func (f fakeAccess) EndSession(context.Context, string) error { return nil }
+
+// TestImagesPermissions: reading shows no delete and no GC button; deleting
+// a tag needs the delete permission on the remote, and a collection (which
+// spans every local docker repository) the global admin one.
+func TestImagesPermissions(t *testing.T) {
+	ih := newImagesHarness(t)
+	ih.h.d.Access = fakeAccess{
+		"reader":  {Kind: auth.KindUser, Name: "reader", Scopes: []auth.Scope{{Action: auth.Read}}},
+		"deleter": {Kind: auth.KindUser, Name: "deleter", Scopes: []auth.Scope{{Action: auth.Delete, Remotes: "images"}}},
+		"owner":   {Kind: auth.KindUser, Name: "owner", Scopes: []auth.Scope{{Action: auth.Admin, Remotes: "images"}}},
+		"root":    {Kind: auth.KindUser, Name: "root", Scopes: []auth.Scope{{Action: auth.Admin}}},
+	}
+	signIn := func(user string) (*http.Cookie, *http.Cookie, string) {
+		resp, body := ih.do(http.MethodGet, "/ui/login", nil, nil)
+		seed, m := cookieNamed(resp, CSRFCookie), metaToken.FindStringSubmatch(body)
+		token := html.UnescapeString(m[1])
+		form := url.Values{"username": {user}, "token": {"pw"}, CSRFField: {token}}
+		resp, _ = ih.do(http.MethodPost, "/ui/login", strings.NewReader(form.Encode()),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, seed)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in as %s: %d", user, resp.StatusCode)
+		}
+		return cookieNamed(resp, SessionCookie), seed, token
+	}
+	tests := []struct {
+		user             string
+		deleteBtn, gcBtn bool
+		deleteSt, gcSt   int
+	}{
+		{user: "reader", deleteSt: http.StatusForbidden, gcSt: http.StatusForbidden},
+		{user: "deleter", deleteBtn: true, deleteSt: http.StatusOK, gcSt: http.StatusForbidden},
+		{user: "owner", deleteBtn: true, deleteSt: http.StatusOK, gcSt: http.StatusForbidden},
+		{user: "root", deleteBtn: true, gcBtn: true, deleteSt: http.StatusOK, gcSt: http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.user, func(t *testing.T) {
+			session, seed, token := signIn(tc.user)
+			resp, page := ih.do(http.MethodGet, "/ui/remotes/images?repo=team%2Fapp", nil, nil, session, seed)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(page, `data-tag="1.0"`) {
+				t.Fatalf("page: %d", resp.StatusCode)
+			}
+			if got := strings.Contains(page, "Delete tag 1.0"); got != tc.deleteBtn {
+				t.Errorf("delete button shown: %v, want %v", got, tc.deleteBtn)
+			}
+			if got := strings.Contains(page, "Run garbage collection"); got != tc.gcBtn {
+				t.Errorf("GC button shown: %v, want %v", got, tc.gcBtn)
+			}
+			hdr := map[string]string{"HX-Request": "true", CSRFHeader: token}
+			resp, _ = ih.do(http.MethodDelete, "/ui/remotes/images/images/tags?repo=team%2Fapp&tag=gone", nil, hdr, session, seed)
+			if resp.StatusCode != tc.deleteSt {
+				t.Errorf("tag delete: %d, want %d", resp.StatusCode, tc.deleteSt)
+			}
+			resp, _ = ih.do(http.MethodPost, "/ui/remotes/images/gc", nil, hdr, session, seed)
+			if resp.StatusCode != tc.gcSt {
+				t.Errorf("GC: %d, want %d", resp.StatusCode, tc.gcSt)
+			}
+		})
+	}
+	if run, ok, _ := ih.store.LastGC(context.Background()); !ok || run.StartedBy != "dashboard" {
+		t.Errorf("the admin's run was not recorded: %+v", run)
 	}
 }
