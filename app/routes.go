@@ -88,7 +88,11 @@ func (a *App) routes() *fiber.App {
 	f.Post("/jobs/:id/cancel", h.CancelJob)
 	f.Get(cache.PeerPath+":id", h.PeerFill)
 	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
-	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Metrics: a.Metrics, Backends: a.backends,
+	var images ui.Registry
+	if a.Local != nil { // never a typed nil in the interface
+		images = a.Local
+	}
+	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Registry: images, Metrics: a.Metrics, Backends: a.backends,
 		AdminToken: a.Config().Env.AdminToken, Guesses: a.guesses, Access: a.Auth, Accounts: a.Auth, Directory: a.access, Audit: a.Audit, Log: a.log, Version: Version}).Mount(f)
 	return f
 }

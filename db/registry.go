@@ -120,4 +120,7 @@ type RegistryStore interface {
 	// manifest references and whose LastUsed is before before, with their
 	// repository links, and returns them (the caller deletes their objects).
 	DeleteUnreferencedRegistryBlobs(ctx context.Context, before time.Time, limit int) ([]RegistryBlob, error)
+
+	RegistryBrowser
+	RegistryGCLog
 }

@@ -72,6 +72,10 @@ ${generic('catalog', 'Listing, search, sort and paging')}${generic('evictions', 
     package: generic
     access: scoped
     description: "Out of the scoped token's reach"
+  images:
+    type: local
+    package: docker
+    description: "Images pushed with skopeo"
 `;
 }
 
@@ -148,6 +152,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       PATH: process.env.PATH, HOME: process.env.HOME,
       LISTEN_ADDR: `127.0.0.1:${port}`, DATA_DIR: path.join(tmp, 'data'), REMOTES_CONFIG: remotes,
       ADMIN_TOKEN: adminToken, LOG_FORMAT: 'text', LOG_LEVEL: 'info', JOB_CONCURRENCY: '1',
+      // Blobs of deleted images become collectable within the tests' time.
+      REGISTRY_GC_GRACE: '3s',
       DBHOST: '127.0.0.1', DBPORT: '5432', DBUSER: 'postgres', DBNAME: dbName, DBSSLMODE: 'disable',
       REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: redisPrefix,
       MINIO_ENDPOINT: process.env.TEST_MINIO_ENDPOINT, MINIO_ACCESS_KEY: process.env.TEST_MINIO_ACCESS_KEY,

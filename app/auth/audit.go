@@ -17,6 +17,7 @@ const (
 	ActEvictBulk   = "artifact.evict_bulk"
 	ActJobSubmit   = "job.submit"
 	ActJobCancel   = "job.cancel"
+	ActRegistryGC  = "registry.gc"
 	ActUserCreate  = "user.create"
 	ActUserUpdate  = "user.update"
 	ActUserDelete  = "user.delete"

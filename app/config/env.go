@@ -55,6 +55,7 @@ var EnvVars = []EnvVar{
 	{Name: "AUDIT_RETENTION", Default: "2160h", Help: "audit log entries are deleted this long after they were recorded (0: kept forever)"},
 	{Name: "AUTH_CACHE_TTL", Default: "5s", Help: "how long a replica trusts a verified token, password or session without asking the database (revocations also reach every replica at once through Redis)"},
 	{Name: "JOB_RETENTION", Default: "720h", Help: "finished batch jobs are deleted this long after they ended (0: kept forever)"},
+	{Name: "REGISTRY_GC_GRACE", Default: "1h", Help: "garbage collection of local docker repositories keeps an unreferenced blob this long after a push last touched it: longer than any push takes"},
 }
 
 // Env is the runtime configuration read from the environment.
@@ -98,6 +99,7 @@ type Env struct {
 	JobRetention    time.Duration
 	AuditRetention  time.Duration // 0: audit entries are kept forever
 	AuthCacheTTL    time.Duration // how long a verified credential is trusted without the database
+	RegistryGCGrace time.Duration // REGISTRY_GC_GRACE
 }
 
 // LoadEnv reads the environment through getenv (os.Getenv in production).
@@ -177,6 +179,9 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	e.JobRetention = dur("JOB_RETENTION", "720h")
 	e.AuditRetention = dur("AUDIT_RETENTION", "2160h")
 	e.AuthCacheTTL = dur("AUTH_CACHE_TTL", "5s")
+	if e.RegistryGCGrace = dur("REGISTRY_GC_GRACE", "1h"); e.RegistryGCGrace == 0 {
+		probs = append(probs, "REGISTRY_GC_GRACE: must be positive (a push in progress relies on it)")
+	}
 	e.ClientIdle = dur("CLIENT_IDLE_TIMEOUT", "120s")
 	e.ClientHeader = dur("CLIENT_HEADER_TIMEOUT", "10s")
 	e.ShutdownTimeout = dur("SHUTDOWN_TIMEOUT", "60s")

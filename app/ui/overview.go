@@ -41,6 +41,13 @@ func (h *Handler) Overview(c *fiber.Ctx) error {
 				p.Recent = append(p.Recent, act)
 			}
 		}
+		if err == nil && h.isImages(r) {
+			// Pushed images are no artifacts: count what they store.
+			var used int64
+			if used, err = h.d.Registry.Usage(ctx, name); err == nil {
+				s.Bytes += used
+			}
+		}
 		if err != nil {
 			h.d.Log.Warn("dashboard overview", "remote", name, "err", err)
 			s.Error = "could not read this repository's numbers: the metadata store did not answer"

@@ -88,6 +88,15 @@ func (h *Handler) Remote(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if h.isImages(r) {
+		p := views.RemoteProps{Chrome: h.chrome(c, r.Name, "remote:"+r.Name), Now: h.d.Now(), Remote: remoteInfo(r),
+			List: views.ListState{Remote: r.Name}}
+		if p.Images, err = h.imagesProps(c, r); err != nil {
+			return err
+		}
+		c.Vary("HX-Request")
+		return h.write(c, views.RemotePage(p))
+	}
 	p, err := h.remoteProps(c, r)
 	if err != nil {
 		return err

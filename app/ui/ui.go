@@ -46,8 +46,11 @@ type Deps struct {
 	Meta   Listing
 	Engine Engine
 	// Jobs runs batch cache jobs; nil hides the jobs screen.
-	Jobs    Jobs
-	Metrics *metrics.Metrics // hit ratio; may be nil
+	Jobs Jobs
+	// Registry is the store of local docker repositories; nil hides their
+	// images (their screen then lists artifacts like any repository).
+	Registry Registry
+	Metrics  *metrics.Metrics // hit ratio; may be nil
 	// Backends describes each backend for the configuration screen.
 	Backends func(ctx context.Context) map[string]string
 	// AdminToken signs sessions and CSRF tokens, so that every replica
@@ -107,6 +110,13 @@ func (h *Handler) Mount(f fiber.Router) {
 	g.Get("/remotes/:remote/stats", h.need(auth.Read), h.RemoteStats)
 	g.Post("/remotes/:remote/evict", h.need(auth.Delete), h.EvictOne)
 	g.Post("/remotes/:remote/bulk-evict", h.need(auth.Delete), h.BulkEvict)
+	g.Get("/remotes/:remote/images", h.need(auth.Read), h.ImageRepos)
+	g.Get("/remotes/:remote/images/tags", h.need(auth.Read), h.ImageTags)
+	g.Delete("/remotes/:remote/images/tags", h.need(auth.Delete), h.DeleteTag)
+	g.Post("/remotes/:remote/images/tags/delete", h.need(auth.Delete), h.DeleteTag)
+	// A collection spans every local docker repository: admin only.
+	g.Get("/remotes/:remote/gc", h.need(auth.Read), h.GCStatus)
+	g.Post("/remotes/:remote/gc", h.need(auth.Admin), h.RunGC)
 	g.Get("/config", h.need(auth.Admin), h.ConfigPage)
 	g.Get("/config/test", h.need(auth.Admin), h.PatternTest)
 	g.Get("/upload", h.UploadForm)

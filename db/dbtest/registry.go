@@ -29,6 +29,10 @@ func RunRegistry(t *testing.T, open func(t *testing.T) db.RegistryStore) {
 		{name: "upload_concurrent_append", fn: testRegUploadRace},
 		{name: "upload_stale", fn: testRegUploadStale},
 		{name: "gc", fn: testRegGC},
+		{name: "browse_repositories", fn: testRegBrowseRepos},
+		{name: "browse_tags", fn: testRegBrowseTags},
+		{name: "browse_blobs_size", fn: testRegBlobsSize},
+		{name: "gc_log", fn: testRegGCLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

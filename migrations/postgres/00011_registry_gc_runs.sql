@@ -1,0 +1,17 @@
+-- +goose Up
+-- Garbage collections of the local docker repositories (POST /registry/gc,
+-- the dashboard's button): what each removed, so that the last result is the
+-- same on every replica and survives restarts. Times are unix nanoseconds.
+CREATE TABLE oci_gc_runs (
+    id          bigserial PRIMARY KEY,
+    started_by  text NOT NULL,            -- who started it: api, dashboard
+    started_at  bigint NOT NULL,
+    finished_at bigint NOT NULL DEFAULT 0, -- 0 while it runs
+    uploads     bigint NOT NULL DEFAULT 0, -- abandoned upload sessions removed
+    blobs       bigint NOT NULL DEFAULT 0, -- unreferenced blobs removed
+    bytes       bigint NOT NULL DEFAULT 0, -- their size
+    error       text NOT NULL DEFAULT ''   -- '' when it succeeded
+);
+
+-- +goose Down
+DROP TABLE oci_gc_runs;
