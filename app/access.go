@@ -108,10 +108,15 @@ func (a *App) anyLocalDocker() bool {
 	return false
 }
 
-// authorizeWrite is the registry's push check: the write scope on the
-// local remote (ADMIN_TOKEN and global admin included).
+// authorizeWrite is the registry's check of a change to a local docker
+// repository: the write scope to push, the delete scope to delete (as for
+// /api and the dashboard); ADMIN_TOKEN and global admin included.
 func (a *App) authorizeWrite(c *fiber.Ctx, r *config.Remote) error {
-	_, err := a.admin.Authorize(c, auth.Write, r)
+	action := auth.Write
+	if c.Method() == fiber.MethodDelete {
+		action = auth.Delete
+	}
+	_, err := a.admin.Authorize(c, action, r)
 	return err
 }
 

@@ -3,6 +3,8 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -477,4 +479,43 @@ func csrfFor(t *testing.T, in *apptest.Instance, seed *http.Cookie) string {
 		t.Fatal("no CSRF token on the login page")
 	}
 	return html.UnescapeString(string(m[1]))
+}
+
+// TestRegistryPushAndDeleteScopes: pushing to a local docker repository
+// needs the write scope on it, deleting from it the delete scope, as on /api
+// and in the dashboard.
+func TestRegistryPushAndDeleteScopes(t *testing.T) {
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Embedded), apptest.Options{Remotes: "remotes:\n  loc:\n    type: local\n    package: docker\n"})
+	writer, _ := newToken(t, in, map[string]any{"name": "ci-push", "owner": "ci", "owner_kind": "service", "scopes": []string{"write:loc"}})
+	deleter, _ := newToken(t, in, map[string]any{"name": "cleaner", "owner": "ops", "owner_kind": "service", "scopes": []string{"delete:loc"}})
+	blob := []byte("layer bytes of a scoped push")
+	sum := sha256.Sum256(blob)
+	dig := "sha256:" + hex.EncodeToString(sum[:])
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	for _, tc := range []struct {
+		name, method, path, token string
+		body                      []byte
+		want                      int
+	}{
+		{"delete token cannot push", http.MethodPost, "/v2/loc/app/blobs/uploads/?digest=" + dig, deleter, blob, http.StatusForbidden},
+		{"write token pushes", http.MethodPost, "/v2/loc/app/blobs/uploads/?digest=" + dig, writer, blob, http.StatusCreated},
+		{"write token cannot delete", http.MethodDelete, "/v2/loc/app/blobs/" + dig, writer, nil, http.StatusForbidden},
+		{"delete token deletes", http.MethodDelete, "/v2/loc/app/blobs/" + dig, deleter, nil, http.StatusAccepted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			if tc.body != nil {
+				body = bytes.NewReader(tc.body)
+			}
+			resp := in.Do(t, tc.method, tc.path, body, bearer(tc.token))
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%s %s: %d, want %d: %s", tc.method, tc.path, resp.StatusCode, tc.want, b)
+			}
+			if tc.want == http.StatusForbidden && !strings.Contains(string(b), "DENIED") {
+				t.Fatalf("refusal is not DENIED: %s", b)
+			}
+		})
+	}
 }

@@ -181,7 +181,11 @@ func (h *Handler) authorize(c *fiber.Ctx, r *config.Remote) *Error {
 			e.Err = &cache.Error{Status: st, Msg: "throttled", RetryAfter: strconv.FormatInt(max(secs, 1), 10)}
 			return e
 		case http.StatusForbidden:
-			return Fail(CodeDenied, "this credential may not push to "+r.Name, map[string]string{"remote": r.Name})
+			what := "push to "
+			if c.Method() == http.MethodDelete {
+				what = "delete from "
+			}
+			return Fail(CodeDenied, "this credential may not "+what+r.Name, map[string]string{"remote": r.Name})
 		}
 	}
 	return Fail(CodeUnauthorized, "pushing needs a credential with the write scope on "+r.Name+" (or ADMIN_TOKEN)", nil)

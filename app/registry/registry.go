@@ -43,9 +43,9 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	// Local stores the local docker repositories (nil: none are served).
 	Local *localrepo.Store
-	// AuthorizeWrite checks that the request may push to (or delete from)
-	// local remote r (nil: pushes are refused); StatusOf tells a throttled
-	// client (429) from a wrong credential.
+	// AuthorizeWrite checks that the request may push to (write scope) or
+	// delete from (delete scope) local remote r (nil: pushes are refused);
+	// StatusOf tells a throttled client (429) from a wrong credential.
 	AuthorizeWrite func(c *fiber.Ctx, r *config.Remote) error
 	StatusOf       func(err error) (int, time.Duration)
 	// AuthorizeRead decides whether the request may read from remote r
