@@ -208,3 +208,44 @@ func checkPulled(t *testing.T, c *craneCLI, repo string, img *registrytest.Image
 		t.Errorf("crane export %s: %v", ref, err)
 	}
 }
+
+// TestCraneLogsInToAnAuthenticatedRemote: crane follows the 401 of a docker
+// remote with `access: authenticated` to the token service: refused without
+// a login, served after `crane auth login` with a user's password.
+func TestCraneLogsInToAnAuthenticatedRemote(t *testing.T) {
+	bin := buildCrane(t)
+	ctx := context.Background()
+	reg, err := registrytest.StartRegistry(ctx, registrytest.RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Stop)
+	img := image(t, "linux/amd64", []int{4 << 10}, false)
+	if err := (&registrytest.Pusher{Base: reg.URL}).PushImage(ctx, "team/app", "v1", img); err != nil {
+		t.Fatal(err)
+	}
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Embedded), apptest.Options{
+		Remotes: "remotes:\n  private:\n    base_url: \"" + reg.URL + "\"\n    package: docker\n    access: authenticated\n"})
+	resp := in.Do(t, "POST", "/admin/users", strings.NewReader(`{"name":"dev","password":"correct horse battery","scopes":["read:private"]}`),
+		map[string]string{"Authorization": "Bearer " + apptest.AdminToken, "Content-Type": "application/json"})
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("create user: %d", resp.StatusCode)
+	}
+	host := registrytest.HostPort(in.URL)
+	ref := host + "/private/team/app:v1"
+	anon := newCrane(t, bin)
+	if _, err := anon.run("digest", "--insecure", ref); err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
+		t.Fatalf("crane digest without a login: %v, want UNAUTHORIZED", err)
+	}
+	dev := newCrane(t, bin)
+	dev.must(t, "auth", "login", host, "-u", "dev", "-p", "correct horse battery")
+	got := strings.TrimSpace(string(dev.must(t, "digest", "--insecure", ref)))
+	if got != img.Manifest.Digest {
+		t.Fatalf("digest through the authenticated remote %s, want %s", got, img.Manifest.Digest)
+	}
+	manifest := dev.must(t, "manifest", "--insecure", ref)
+	if !bytes.Equal(manifest, img.Manifest.Data) {
+		t.Fatal("the manifest pulled after login differs from the upstream's")
+	}
+}
