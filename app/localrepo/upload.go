@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 
 	"artifactapi/app/blob"
 	"artifactapi/app/oci"
@@ -355,32 +354,36 @@ type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// put stores r (size bytes, -1: unknown) under key. A body bound for a
-// store that takes files (S3) is spooled to SpoolDir first: a stream costs
-// S3 uploads part buffers, a file none, so memory stays flat however many
-// pushes run at once. Nothing is published unless r reads to its end.
+// put stores r (size bytes, -1: unknown) under key. A stream to a store
+// that would buffer it (S3: part buffers per upload) goes through a spool
+// file in SpoolDir, uploaded part by part while it arrives, so memory stays
+// flat however many pushes run at once. Nothing is published unless r reads
+// to its end.
 func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64) (string, error) {
-	fp, ok := s.o.Blobs.(blob.FilePutter)
+	sp, ok := s.o.Blobs.(blob.StreamSpooler)
 	if !ok || s.o.SpoolDir == "" {
 		return s.o.Blobs.Put(ctx, key, r, size)
 	}
-	if err := os.MkdirAll(s.o.SpoolDir, 0o750); err != nil {
-		return "", fmt.Errorf("localrepo: spool: %w", err)
+	if size >= 0 {
+		r = &exactReader{r: r, left: size}
 	}
-	f, err := os.CreateTemp(s.o.SpoolDir, "chunk-*")
-	if err != nil {
-		return "", fmt.Errorf("localrepo: spool: %w", err)
+	return sp.PutSpooled(ctx, key, r, s.o.SpoolDir)
+}
+
+// exactReader ends with an error, not EOF, unless exactly left bytes came.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if e.left < 0 {
+		return n, errors.New("localrepo: more bytes than announced")
 	}
-	defer os.Remove(f.Name())
-	n, err := io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == io.EOF && e.left > 0 {
+		return n, io.ErrUnexpectedEOF
 	}
-	if err == nil && size >= 0 && n != size {
-		err = fmt.Errorf("got %d bytes, want %d", n, size)
-	}
-	if err != nil {
-		return "", fmt.Errorf("localrepo: spool %s: %w", key, err)
-	}
-	return fp.PutFile(ctx, key, f.Name())
+	return n, err
 }
