@@ -28,6 +28,7 @@ const (
 	PackageAlpine  = "alpine"
 	PackageRPM     = "rpm"
 	PackageDocker  = "docker"
+	PackageHelm    = "helm"
 )
 
 // Read policies of a remote (`access:`).
@@ -84,8 +85,14 @@ type Remote struct {
 	// Access is who may read: AccessPublic (default), AccessAuthenticated
 	// or AccessScoped.
 	Access string `yaml:"access" json:"access"`
+	// ExtraHosts lists the other hosts ("charts.example.org", or a base URL
+	// "https://cdn.example.org/charts") whose URLs in the remote's metadata
+	// are rewritten to go through the remote, under ExtPrefix. No other host
+	// is ever fetched.
+	ExtraHosts []string `yaml:"extra_hosts" json:"extra_hosts,omitempty"`
 
 	compiled classifier
+	extra    map[string]*url.URL // extra hosts by lower-case host[:port]
 	baseURL  *url.URL
 	maxSize  int64
 	immTTL   int64
@@ -196,9 +203,9 @@ func (r *Remote) validate() []string {
 		bad("type", "unknown type %q (want \"remote\" or \"local\")", r.Type)
 	}
 	switch r.Package {
-	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker:
+	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker, PackageHelm:
 	default:
-		bad("package", "unknown package %q (want generic, alpine, rpm or docker)", r.Package)
+		bad("package", "unknown package %q (want generic, alpine, rpm, docker or helm)", r.Package)
 	}
 	if r.Type == TypeRemote {
 		if r.BaseURL == "" {
@@ -213,6 +220,7 @@ func (r *Remote) validate() []string {
 			r.baseURL = u
 		}
 	}
+	probs = append(probs, r.validateExtraHosts()...)
 	if r.Type == TypeLocal && r.AllowPrivateRedirects {
 		bad("allow_private_redirects", "only for remotes of type \"remote\" (a local repository follows no redirects)")
 	}
