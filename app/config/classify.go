@@ -22,6 +22,9 @@ var packageDefaults = map[string][]string{
 	// Helm: the repository index; charts (.tgz) and provenance (.prov) files
 	// never change once published.
 	PackageHelm: {`(^|/)index\.yaml$`},
+	// PyPI: the simple index (PEP 503/691) and a project's page; the
+	// distributions are immutable.
+	PackagePyPI: {`^simple/$`, `^simple/[^/]+/?$`},
 }
 
 // PackageDefaults returns the built-in mutable patterns of a package type.

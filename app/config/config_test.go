@@ -50,6 +50,8 @@ package: docker`
 	helm := `base_url: http://origin.test
 package: helm
 extra_hosts: ["cdn.test"]`
+	pypi := `base_url: http://origin.test
+package: pypi`
 	// A user pattern identical to a package default is user-defined (it is
 	// revalidated); duplicates are compiled once and change nothing.
 	dup := `base_url: http://origin.test
@@ -99,6 +101,11 @@ immutable_patterns: ["terraform_", "\\.zip"]`
 		{"helm chart immutable", helm, "demo-1.0.0.tgz", "immutable", "no immutable_patterns", false},
 		{"helm provenance immutable", helm, "demo-1.0.0.tgz.prov", "immutable", "no immutable_patterns", false},
 		{"helm chart on an extra host immutable", helm, "_ext/cdn.test/pub/demo-1.0.0.tgz", "immutable", "no immutable_patterns", false},
+
+		{"pypi simple index mutable", pypi, "simple/", "mutable", "package default", false},
+		{"pypi project page mutable", pypi, "simple/requests/", "mutable", "package default", false},
+		{"pypi wheel immutable", pypi, "_ext/files.pythonhosted.org/packages/ab/cd/requests-2.32.3-py3-none-any.whl", "immutable", "no immutable_patterns", false},
+		{"pypi sdist immutable", pypi, "packages/source/r/requests/requests-2.32.3.tar.gz", "immutable", "no immutable_patterns", false},
 
 		{"user pattern equal to a default is user-defined", dup, "os/repodata/repomd.xml", "mutable", "mutable_patterns", true},
 		{"duplicated user pattern", dup, "index.yaml", "mutable", "mutable_patterns", true},
@@ -198,6 +205,8 @@ func TestValidationErrors(t *testing.T) {
 		{"extra host not http", "bad:\n    base_url: http://x\n    package: helm\n    extra_hosts: [\"ftp://cdn\"]", []string{`remote "bad"`, "extra_hosts", "scheme"}},
 		{"extra host with credentials", "bad:\n    base_url: http://x\n    package: helm\n    extra_hosts: [\"https://u:p@cdn\"]", []string{`remote "bad"`, "extra_hosts", "credentials"}},
 		{"extra host twice", "bad:\n    base_url: http://x\n    package: helm\n    extra_hosts: [cdn, \"https://CDN/x\"]", []string{`remote "bad"`, "extra_hosts", "twice"}},
+		{"files_url outside pypi", "bad:\n    base_url: http://x\n    package: helm\n    files_url: https://files.example", []string{`remote "bad"`, "files_url", "pypi"}},
+		{"files_url not http", "bad:\n    base_url: http://x\n    package: pypi\n    files_url: ftp://files", []string{`remote "bad"`, "files_url", "scheme"}},
 		{"extra hosts on a local repository", "bad:\n    type: local\n    package: helm\n    extra_hosts: [cdn]", []string{`remote "bad"`, "extra_hosts", `type "remote"`}},
 		{"unknown type", "bad:\n    base_url: http://x\n    type: mirror", []string{`remote "bad"`, "type", `"mirror"`}},
 		{"remote without base_url", "bad:\n    package: generic", []string{`remote "bad"`, "base_url", "required"}},

@@ -17,20 +17,34 @@ func (r *Remote) validateExtraHosts() []string {
 	bad := func(key, format string, args ...any) {
 		probs = append(probs, fmt.Sprintf("remote %q: %s: %s", r.Name, key, fmt.Sprintf(format, args...)))
 	}
-	entries := r.ExtraHosts
+	if r.FilesURL != "" && r.Package != PackagePyPI {
+		bad("files_url", "only for package \"pypi\"")
+	}
+	type entry struct{ key, value string }
+	var entries []entry
+	for _, h := range r.ExtraHosts {
+		entries = append(entries, entry{"extra_hosts", h})
+	}
+	if r.Package == PackagePyPI && (r.Type == TypeRemote || r.FilesURL != "") {
+		files := r.FilesURL
+		if files == "" {
+			files = DefaultPyPIFilesURL
+		}
+		entries = append(entries, entry{"files_url", files})
+	}
 	if len(entries) > 0 && r.Type != TypeRemote {
 		bad("extra_hosts", "only for remotes of type \"remote\"")
 		return probs
 	}
 	for _, e := range entries {
-		u, err := parseExtraHost(e)
+		u, err := parseExtraHost(e.value)
 		if err != nil {
-			bad("extra_hosts", "%q: %v", e, err)
+			bad(e.key, "%q: %v", e.value, err)
 			continue
 		}
 		host := strings.ToLower(u.Host)
 		if _, dup := r.extra[host]; dup {
-			bad("extra_hosts", "%q: host %s is listed twice", e, host)
+			bad(e.key, "%q: host %s is listed twice (files_url counts as an extra host)", e.value, host)
 			continue
 		}
 		if r.extra == nil {

@@ -29,7 +29,11 @@ const (
 	PackageRPM     = "rpm"
 	PackageDocker  = "docker"
 	PackageHelm    = "helm"
+	PackagePyPI    = "pypi"
 )
+
+// DefaultPyPIFilesURL is the files host of a pypi remote without files_url.
+const DefaultPyPIFilesURL = "https://files.pythonhosted.org"
 
 // Read policies of a remote (`access:`).
 const (
@@ -90,6 +94,9 @@ type Remote struct {
 	// are rewritten to go through the remote, under ExtPrefix. No other host
 	// is ever fetched.
 	ExtraHosts []string `yaml:"extra_hosts" json:"extra_hosts,omitempty"`
+	// FilesURL is where a pypi index links its distributions
+	// (default DefaultPyPIFilesURL); it is an extra host of the remote.
+	FilesURL string `yaml:"files_url" json:"files_url,omitempty"`
 
 	compiled classifier
 	extra    map[string]*url.URL // extra hosts by lower-case host[:port]
@@ -203,9 +210,9 @@ func (r *Remote) validate() []string {
 		bad("type", "unknown type %q (want \"remote\" or \"local\")", r.Type)
 	}
 	switch r.Package {
-	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker, PackageHelm:
+	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker, PackageHelm, PackagePyPI:
 	default:
-		bad("package", "unknown package %q (want generic, alpine, rpm, docker or helm)", r.Package)
+		bad("package", "unknown package %q (want generic, alpine, rpm, docker, helm or pypi)", r.Package)
 	}
 	if r.Type == TypeRemote {
 		if r.BaseURL == "" {

@@ -57,6 +57,8 @@ func Resolve(r *config.Remote, req Request) Resolved {
 	switch r.Package {
 	case config.PackageHelm:
 		return resolveHelm(req)
+	case config.PackagePyPI:
+		return resolvePyPI(req)
 	}
 	return Resolved{Path: req.Path}
 }
@@ -79,6 +81,11 @@ func (w *Rewriter) Rewrite(b []byte, contentType string) ([]byte, error) {
 	switch w.Remote.Package {
 	case config.PackageHelm:
 		return w.helmIndex(b)
+	case config.PackagePyPI:
+		if isJSON(contentType, b) {
+			return w.pypiJSON(b)
+		}
+		return w.pypiHTML(b), nil
 	}
 	return b, nil
 }
