@@ -25,6 +25,9 @@ var packageDefaults = map[string][]string{
 	// PyPI: the simple index (PEP 503/691) and a project's page; the
 	// distributions are immutable.
 	PackagePyPI: {`^simple/$`, `^simple/[^/]+/?$`},
+	// npm: package documents ("name", "@scope/name") and the registry's own
+	// "-/" endpoints; tarballs ("name/-/name-1.0.0.tgz") are immutable.
+	PackageNPM: {`^(@[^/]+/)?[^/@._][^/]*$`, `^-/`},
 }
 
 // PackageDefaults returns the built-in mutable patterns of a package type.

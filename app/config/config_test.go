@@ -52,6 +52,8 @@ package: helm
 extra_hosts: ["cdn.test"]`
 	pypi := `base_url: http://origin.test
 package: pypi`
+	npm := `base_url: http://origin.test
+package: npm`
 	// A user pattern identical to a package default is user-defined (it is
 	// revalidated); duplicates are compiled once and change nothing.
 	dup := `base_url: http://origin.test
@@ -106,6 +108,12 @@ immutable_patterns: ["terraform_", "\\.zip"]`
 		{"pypi project page mutable", pypi, "simple/requests/", "mutable", "package default", false},
 		{"pypi wheel immutable", pypi, "_ext/files.pythonhosted.org/packages/ab/cd/requests-2.32.3-py3-none-any.whl", "immutable", "no immutable_patterns", false},
 		{"pypi sdist immutable", pypi, "packages/source/r/requests/requests-2.32.3.tar.gz", "immutable", "no immutable_patterns", false},
+
+		{"npm document mutable", npm, "lodash", "mutable", "package default", false},
+		{"npm scoped document mutable", npm, "@types/node", "mutable", "package default", false},
+		{"npm registry endpoint mutable", npm, "-/v1/search", "mutable", "package default", false},
+		{"npm tarball immutable", npm, "lodash/-/lodash-4.17.21.tgz", "immutable", "no immutable_patterns", false},
+		{"npm scoped tarball immutable", npm, "@types/node/-/node-20.0.0.tgz", "immutable", "no immutable_patterns", false},
 
 		{"user pattern equal to a default is user-defined", dup, "os/repodata/repomd.xml", "mutable", "mutable_patterns", true},
 		{"duplicated user pattern", dup, "index.yaml", "mutable", "mutable_patterns", true},

@@ -30,6 +30,7 @@ const (
 	PackageDocker  = "docker"
 	PackageHelm    = "helm"
 	PackagePyPI    = "pypi"
+	PackageNPM     = "npm"
 )
 
 // DefaultPyPIFilesURL is the files host of a pypi remote without files_url.
@@ -210,9 +211,9 @@ func (r *Remote) validate() []string {
 		bad("type", "unknown type %q (want \"remote\" or \"local\")", r.Type)
 	}
 	switch r.Package {
-	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker, PackageHelm, PackagePyPI:
+	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker, PackageHelm, PackagePyPI, PackageNPM:
 	default:
-		bad("package", "unknown package %q (want generic, alpine, rpm, docker, helm or pypi)", r.Package)
+		bad("package", "unknown package %q (want generic, alpine, rpm, docker, helm, pypi or npm)", r.Package)
 	}
 	if r.Type == TypeRemote {
 		if r.BaseURL == "" {

@@ -59,6 +59,8 @@ func Resolve(r *config.Remote, req Request) Resolved {
 		return resolveHelm(req)
 	case config.PackagePyPI:
 		return resolvePyPI(req)
+	case config.PackageNPM:
+		return resolveNPM(req)
 	}
 	return Resolved{Path: req.Path}
 }
@@ -86,6 +88,8 @@ func (w *Rewriter) Rewrite(b []byte, contentType string) ([]byte, error) {
 			return w.pypiJSON(b)
 		}
 		return w.pypiHTML(b), nil
+	case config.PackageNPM:
+		return w.npmDocument(b)
 	}
 	return b, nil
 }
