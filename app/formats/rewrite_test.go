@@ -1,6 +1,8 @@
 package formats
 
 import (
+	"errors"
+	"io"
 	"net/url"
 	"strings"
 	"testing"
@@ -119,4 +121,32 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// zeros is an endless reader of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+func TestReadMetadataBound(t *testing.T) {
+	tests := []struct {
+		name    string
+		size    int64
+		tooLong bool
+	}{
+		{"empty", 0, false},
+		{"at the bound", MaxMetadata, false},
+		{"over the bound", MaxMetadata + 1, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := ReadMetadata(io.LimitReader(zeros{}, tc.size))
+			if tc.tooLong != errors.Is(err, ErrTooLarge) || (!tc.tooLong && int64(len(b)) != tc.size) {
+				t.Fatalf("ReadMetadata(%d bytes) = %d bytes, %v", tc.size, len(b), err)
+			}
+		})
+	}
 }

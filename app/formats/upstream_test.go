@@ -3,6 +3,8 @@ package formats_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,6 +37,8 @@ type file struct {
 
 type hit struct {
 	path, ua string
+	// conditional: the request carried If-None-Match.
+	conditional bool
 }
 
 func newFakeHost(t *testing.T) *fakeHost {
@@ -47,7 +51,7 @@ func newFakeHost(t *testing.T) *fakeHost {
 
 func (h *fakeHost) serve(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
-	h.hits = append(h.hits, hit{path: r.URL.EscapedPath(), ua: r.UserAgent()})
+	h.hits = append(h.hits, hit{path: r.URL.EscapedPath(), ua: r.UserAgent(), conditional: r.Header.Get("If-None-Match") != ""})
 	f, ok := h.files[r.URL.EscapedPath()]
 	h.mu.Unlock()
 	if !ok {
@@ -63,6 +67,8 @@ func (h *fakeHost) serve(w http.ResponseWriter, r *http.Request) {
 	if f.contentType != "" {
 		w.Header().Set("Content-Type", f.contentType)
 	}
+	sum := sha256.Sum256(f.body)
+	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
 }
 
@@ -101,6 +107,19 @@ func (h *fakeHost) count(prefix string) (all, direct int) {
 		}
 	}
 	return all, direct
+}
+
+// conditionals returns how many requests for path carried If-None-Match.
+func (h *fakeHost) conditionals(path string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, x := range h.hits {
+		if x.path == path && x.conditional {
+			n++
+		}
+	}
+	return n
 }
 
 // stop shuts the host down: every later connection is refused.
