@@ -19,6 +19,7 @@ import (
 	"artifactapi/app/formats"
 	"artifactapi/app/httpserve"
 	"artifactapi/app/upstream"
+	"artifactapi/db"
 )
 
 // SplitAPIPath takes the raw (undecoded) request path and returns the remote
@@ -272,8 +273,26 @@ func (h *Handler) delete(c *fiber.Ctx, r *config.Remote, p string, acc *httpserv
 	if r.IsLocal() {
 		reason = "deleted"
 	}
-	if err := h.d.Engine.Evict(c.UserContext(), r.Name, key, reason); err != nil {
-		return fail(err, p)
+	keys := []string{key}
+	if !r.IsLocal() && key == p {
+		// A format's metadata: every representation (pypi JSON/HTML, npm
+		// full/abbreviated) under its normalised path.
+		keys = formats.Keys(r, p)
+		key = keys[0]
+	}
+	evicted := false
+	for _, k := range keys {
+		err := h.d.Engine.Evict(c.UserContext(), r.Name, k, reason)
+		if errors.Is(err, db.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fail(err, p)
+		}
+		evicted = true
+	}
+	if !evicted {
+		return fail(db.ErrNotFound, p)
 	}
 	acc.Status = http.StatusOK
 	acc.Finish(0, nil)

@@ -65,6 +65,20 @@ func Resolve(r *config.Remote, req Request) Resolved {
 	return Resolved{Path: req.Path}
 }
 
+// Keys returns every cache key a request path of remote r is stored under
+// (one per representation), for evicting all of them.
+func Keys(r *config.Remote, p string) []string {
+	res := Resolve(r, Request{Path: p})
+	keys := []string{res.Key()}
+	switch {
+	case r.Package == config.PackagePyPI && res.Rewrite:
+		keys = append(keys, Resolved{Path: res.Path, Variant: "json"}.Key())
+	case r.Package == config.PackageNPM && res.Rewrite:
+		keys = append(keys, Resolved{Path: res.Path, Variant: "abbreviated"}.Key())
+	}
+	return keys
+}
+
 // Rewriter rewrites one metadata document of remote r, fetched from
 // docURL, so that its links go through base (the remote's externally
 // visible URL, "https://cache.example/api/pypi").

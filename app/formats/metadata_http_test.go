@@ -3,6 +3,7 @@ package formats_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -92,5 +93,74 @@ remotes:
 	}
 	if st, _, b := in.Get(t, "/api/charts/_ext/"+cdn.Host()+"/pub/demo-1.0.0.tgz", nil); st != http.StatusOK || string(b) != string(chart) {
 		t.Fatalf("chart through _ext: %d", st)
+	}
+}
+
+// TestEvictAllRepresentations: evicting a document evicts every
+// representation cached for it (npm full and abbreviated, pypi HTML and
+// JSON under the normalised name).
+func TestEvictAllRepresentations(t *testing.T) {
+	reg := newFakeHost(t)
+	npmPackage{name: "demo-npm", versions: map[string][]byte{"1.0.0": npmTarball(t, "demo-npm", "1.0.0")}}.publish(reg)
+	index := newFakeHost(t)
+	index.putVariants("/simple/demo-pkg/", pypiProjectPage("demo-pkg", nil))
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Embedded), apptest.Options{Remotes: fmt.Sprintf(`
+remotes:
+  npm:
+    base_url: %q
+    package: npm
+  pypi:
+    base_url: %q
+    package: pypi
+`, reg.URL(), index.URL())})
+	tests := []struct {
+		name, get, evict, upstream string
+		accepts                    []string
+	}{
+		{"npm", "/api/npm/demo-npm", "/api/npm/demo-npm", "/demo-npm", []string{"application/json", "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"}},
+		{"pypi", "/api/pypi/simple/demo-pkg/", "/api/pypi/simple/Demo_Pkg", "/simple/demo-pkg/", []string{"text/html", "application/vnd.pypi.simple.v1+json"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fetchAll := func() {
+				for _, a := range tc.accepts {
+					if st, _, b := in.Get(t, tc.get, map[string]string{"Accept": a}); st != http.StatusOK {
+						t.Fatalf("GET %s (%s): %d %s", tc.get, a, st, b)
+					}
+				}
+			}
+			// Entries are committed once their download ends: wait for both.
+			committed := func() bool {
+				_, _, l := in.Get(t, "/artifacts/"+tc.name, nil)
+				var page struct {
+					Totals struct{ Count int } `json:"totals"`
+				}
+				if err := json.Unmarshal(l, &page); err != nil {
+					t.Fatalf("listing: %v\n%s", err, l)
+				}
+				return page.Totals.Count == len(tc.accepts)
+			}
+			fetchAll()
+			testenv.Eventually(t, 10*time.Second, "both representations to be committed", committed)
+			h := reg
+			if tc.name == "pypi" {
+				h = index
+			}
+			before, _ := h.count(tc.upstream)
+			resp := in.Do(t, http.MethodDelete, tc.evict, nil, apptest.Admin())
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("DELETE %s: %d", tc.evict, resp.StatusCode)
+			}
+			fetchAll()
+			if n, _ := h.count(tc.upstream); n != before+len(tc.accepts) {
+				t.Fatalf("after eviction the upstream was asked %d times, want %d (every representation again)", n-before, len(tc.accepts))
+			}
+		})
+	}
+	resp := in.Do(t, http.MethodDelete, "/api/npm/not-cached", nil, apptest.Admin())
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("DELETE of an uncached document: %d", resp.StatusCode)
 	}
 }

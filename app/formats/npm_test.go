@@ -172,14 +172,14 @@ remotes:
 	}
 
 	lock := install("demo-npm@1.0.0", "@acme/util@2.0.0")
-	checkLock(lock, plain, "1.0.0")
-	checkLock(lock, scoped, "2.0.0")
 	if _, direct := reg.count("/"); direct != 0 {
 		t.Fatalf("registry: %d requests not from artifactapi", direct)
 	}
 	if all, _ := reg.count("/demo-npm/-/"); all != 1 {
 		t.Fatalf("registry: tarball fetched %d times, want 1", all)
 	}
+	checkLock(lock, plain, "1.0.0")
+	checkLock(lock, scoped, "2.0.0")
 	// The full document, asked for without the abbreviated type, is its own entry.
 	_, hdr, full := in.Get(t, "/api/npm/@acme%2futil", map[string]string{"Accept": "application/json"})
 	if !strings.Contains(string(full), `"description":"a test package"`) || !strings.Contains(string(full), `"shasum":"`+shasum(scoped.versions["2.0.0"])+`"`) ||
