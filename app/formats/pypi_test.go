@@ -19,7 +19,7 @@ import (
 
 // buildWheel builds a minimal pure-Python wheel (PEP 427): a module, and
 // the dist-info METADATA, WHEEL and RECORD.
-func buildWheel(t *testing.T, name, version string) (filename string, body []byte) {
+func buildWheel(t *testing.T, name, version string) (filename string, body, metadata []byte) {
 	t.Helper()
 	mod := strings.ReplaceAll(name, "-", "_")
 	distInfo := mod + "-" + version + ".dist-info/"
@@ -50,17 +50,22 @@ func buildWheel(t *testing.T, name, version string) (filename string, body []byt
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return mod + "-" + version + "-py3-none-any.whl", buf.Bytes()
+	return mod + "-" + version + "-py3-none-any.whl", buf.Bytes(), []byte(files[1].body)
 }
 
 // wheelFile is one distribution on the test's files host.
 type wheelFile struct {
 	filename, url string
 	body          []byte
+	// metadata is the wheel's METADATA, served next to it as
+	// <url>.metadata (PEP 658).
+	metadata []byte
 }
 
-func (w wheelFile) sha256() string {
-	s := sha256.Sum256(w.body)
+func (w wheelFile) sha256() string { return sha256Hex(w.body) }
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
 
@@ -71,9 +76,9 @@ func pypiProjectPage(name string, wheels []wheelFile) file {
 	var js []string
 	for _, w := range wheels {
 		fmt.Fprintf(&h, "<a href=\"%s#sha256=%s\" data-requires-python=\"&gt;=3.7\" data-dist-info-metadata=\"sha256=%s\">%s</a><br/>\n",
-			w.url, w.sha256(), w.sha256(), w.filename)
-		js = append(js, fmt.Sprintf(`{"filename":%q,"url":%q,"hashes":{"sha256":%q},"requires-python":">=3.7","yanked":false}`,
-			w.filename, w.url, w.sha256()))
+			w.url, w.sha256(), sha256Hex(w.metadata), w.filename)
+		js = append(js, fmt.Sprintf(`{"filename":%q,"url":%q,"hashes":{"sha256":%q},"requires-python":">=3.7","dist-info-metadata":{"sha256":%q},"yanked":false}`,
+			w.filename, w.url, w.sha256(), sha256Hex(w.metadata)))
 	}
 	h.WriteString("</body></html>\n")
 	return file{body: []byte(h.String()), contentType: "text/html", byAccept: map[string]file{
@@ -104,9 +109,10 @@ func testPipClient(t *testing.T, pip string, mode apptest.Mode) {
 	index, files := newFakeHost(t), newFakeHost(t)
 	var wheels []wheelFile
 	publish := func(version string) wheelFile {
-		name, body := buildWheel(t, "demo-pkg", version)
-		w := wheelFile{filename: name, url: files.URL() + "/packages/ab/cd/" + name, body: body}
+		name, body, metadata := buildWheel(t, "demo-pkg", version)
+		w := wheelFile{filename: name, url: files.URL() + "/packages/ab/cd/" + name, body: body, metadata: metadata}
 		files.put("/packages/ab/cd/"+name, body, "application/octet-stream")
+		files.put("/packages/ab/cd/"+name+".metadata", metadata, "text/plain")
 		wheels = append(wheels, w)
 		index.putVariants("/pypi/simple/demo-pkg/", pypiProjectPage("demo-pkg", wheels))
 		return w
@@ -138,8 +144,15 @@ remotes:
 	}
 
 	download(v1, "1.0.0")
-	if all, direct := files.count("/"); all != 1 || direct != 0 {
-		t.Fatalf("files host: %d requests, %d not from artifactapi; want 1 and 0", all, direct)
+	// pip reads the PEP 658 metadata file when the page offers it, then the wheel.
+	withMeta, _ := files.count("/packages/ab/cd/" + v1.filename)
+	meta, _ := files.count("/packages/ab/cd/" + v1.filename + ".metadata")
+	if withMeta-meta != 1 || meta > 1 {
+		t.Fatalf("files host: the wheel fetched %d times and its metadata %d times; want once each at most", withMeta-meta, meta)
+	}
+	t.Logf("pip read the PEP 658 metadata file %d time(s) through the remote", meta)
+	if _, direct := files.count("/"); direct != 0 {
+		t.Fatalf("files host: %d requests not from artifactapi", direct)
 	}
 	if _, direct := index.count("/"); direct != 0 {
 		t.Fatalf("index host: %d requests not from artifactapi", direct)
@@ -148,7 +161,7 @@ remotes:
 	// Both representations carry the rewritten link with its hash and attributes.
 	_, hdr, html := in.Get(t, "/api/pypi/simple/demo-pkg/", map[string]string{"Accept": "text/html"})
 	wantLink := in.URL + "/api/pypi/_ext/" + files.Host() + "/packages/ab/cd/" + v1.filename + "#sha256=" + v1.sha256()
-	for _, want := range []string{`href="` + wantLink + `"`, `data-requires-python="&gt;=3.7"`, `data-dist-info-metadata="sha256=` + v1.sha256()} {
+	for _, want := range []string{`href="` + wantLink + `"`, `data-requires-python="&gt;=3.7"`, `data-dist-info-metadata="sha256=` + sha256Hex(v1.metadata) + `"`} {
 		if !strings.Contains(string(html), want) {
 			t.Fatalf("simple page (%s) lacks %s:\n%s", hdr.Get("Content-Type"), want, html)
 		}
