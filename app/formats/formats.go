@@ -52,8 +52,13 @@ func (r Resolved) Key() string {
 	return r.Path + "?accept=" + r.Variant
 }
 
-// Resolve decides how req for remote r is fetched, cached and served.
+// Resolve decides how req for remote r is fetched, cached and served. A
+// local repository serves its uploads as they are, under the path they
+// were uploaded to.
 func Resolve(r *config.Remote, req Request) Resolved {
+	if r.IsLocal() {
+		return Resolved{Path: req.Path}
+	}
 	switch r.Package {
 	case config.PackageHelm:
 		return resolveHelm(req)

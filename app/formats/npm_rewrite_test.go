@@ -34,6 +34,11 @@ func TestResolveNPM(t *testing.T) {
 	if k := (Resolved{Path: "lodash", Variant: "abbreviated"}).Key(); k != "lodash?accept=abbreviated" {
 		t.Fatalf("Key() = %q", k)
 	}
+	// A local repository serves its uploads as they are.
+	local := testRemote(t, "remotes:\n  r:\n    type: local\n    package: npm\n")
+	if got := Resolve(local, Request{Path: "lodash", Accept: corgi}); got != (Resolved{Path: "lodash"}) {
+		t.Fatalf("local: Resolve = %+v", got)
+	}
 }
 
 func TestNPMRewrite(t *testing.T) {
