@@ -21,8 +21,9 @@ migrate:
 deps: deps-apt deps-minio
 
 deps-apt:
-	@missing=""; for p in docker-registry:docker-registry skopeo:skopeo nginx:nginx createrepo_c:createrepo-c dnf:dnf wrk:wrk chromium:chromium rpmbuild:rpm htpasswd:apache2-utils; do \
+	@missing=""; for p in docker-registry:docker-registry skopeo:skopeo nginx:nginx createrepo_c:createrepo-c dnf:dnf wrk:wrk chromium:chromium rpmbuild:rpm htpasswd:apache2-utils npm:npm pip3:python3-pip; do \
 	  bin=$${p%%:*}; pkg=$${p##*:}; command -v $$bin >/dev/null 2>&1 || [ -x /usr/sbin/$$bin ] || missing="$$missing $$pkg"; done; \
+	  python3 -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 

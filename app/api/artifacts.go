@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,12 +11,15 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"artifactapi/app/auth"
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
+	"artifactapi/app/formats"
 	"artifactapi/app/httpserve"
 	"artifactapi/app/upstream"
+	"artifactapi/db"
 )
 
 // SplitAPIPath takes the raw (undecoded) request path and returns the remote
@@ -50,6 +54,9 @@ type lazyOrigin struct {
 	upstream.Origin
 	remote      *config.Remote
 	path, query string
+	// accept, when set, is the Accept header sent upstream (the
+	// representation a format's variant stands for).
+	accept string
 }
 
 // Prepare builds the URL; its error (the path is refused) is the client's.
@@ -69,6 +76,13 @@ func (o *lazyOrigin) Prepare() error {
 func (o *lazyOrigin) Fetch(ctx context.Context, method string, hdr http.Header) (*upstream.Response, error) {
 	if err := o.Prepare(); err != nil {
 		return nil, err
+	}
+	if o.accept != "" {
+		hdr = hdr.Clone()
+		if hdr == nil {
+			hdr = http.Header{}
+		}
+		hdr.Set("Accept", o.accept)
 	}
 	return o.Origin.Fetch(ctx, method, hdr)
 }
@@ -123,6 +137,10 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	if r.Package == config.PackageDocker {
 		return fail(Fail(http.StatusBadRequest, "docker remotes are served under /v2/"), p)
 	}
+	// The package format's view: normalised path, representation, rewrite.
+	fr := formats.Resolve(r, formats.Request{Path: p, Accept: c.Get(fiber.HeaderAccept)})
+	p = fr.Path
+	acc.Path = p
 	v := r.Classify(p)
 	if !v.Allowed {
 		return fail(Fail(http.StatusForbidden, "path not allowed by the remote's patterns"), p)
@@ -133,14 +151,28 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	if q != "" {
 		key = p + "?" + q
 	}
+	if fr.Variant != "" {
+		key, q = fr.Key(), ""
+	}
 	req := cache.Request{Remote: r, Path: key, Verdict: v, Method: c.Method()}
+	opts := httpserve.Options{Bodies: h.bodies}
 	if !r.IsLocal() {
-		call.origin = lazyOrigin{Origin: cache.OriginFor(h.d.Upstream, r, nil), remote: r, path: p, query: q}
+		call.origin = lazyOrigin{Origin: cache.OriginFor(h.d.Upstream, r, nil), remote: r, path: p, query: q, accept: fr.Accept}
 		req.Origin = &call.origin
+		if fr.Rewrite {
+			tr, err := h.rewriter(c, r, p, q)
+			if err != nil {
+				return fail(err, p)
+			}
+			opts.Transform = tr
+			// The rewritten length is only known from the body: a HEAD
+			// fills the cache like a GET.
+			req.Method = http.MethodGet
+		}
 	}
 	err = h.d.Engine.Serve(c.UserContext(), req,
 		func(res *cache.Result) error {
-			return httpserve.Write(c, res, acc, httpserve.Options{Bodies: h.bodies})
+			return httpserve.Write(c, res, acc, opts)
 		},
 		func() {
 			c.Response().Reset()
@@ -150,6 +182,32 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 		return fail(err, p)
 	}
 	return nil
+}
+
+// rewriter returns the transform of a format's metadata document at p: its
+// links are made to go through the remote at the URL the client used
+// (scheme and host as Fiber reports them, X-Forwarded-* included, like the
+// other absolute URLs the server writes).
+func (h *Handler) rewriter(c *fiber.Ctx, r *config.Remote, p, q string) (func(io.Reader, string) ([]byte, error), error) {
+	doc, err := r.UpstreamURL(p, q)
+	if err != nil {
+		return nil, err
+	}
+	w := &formats.Rewriter{Remote: r, DocURL: doc, Base: utils.CopyString(c.BaseURL()) + "/api/" + r.Name}
+	return func(body io.Reader, contentType string) ([]byte, error) {
+		b, err := formats.ReadMetadata(body)
+		if errors.Is(err, formats.ErrTooLarge) {
+			return nil, Fail(http.StatusBadGateway, err.Error())
+		}
+		if err != nil {
+			return nil, err // a read of the stored body: the engine may recover it
+		}
+		out, err := w.Rewrite(b, contentType)
+		if err != nil {
+			return nil, Fail(http.StatusBadGateway, "the upstream's metadata could not be rewritten: "+err.Error())
+		}
+		return out, nil
+	}, nil
 }
 
 func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) (err error) {
@@ -215,8 +273,26 @@ func (h *Handler) delete(c *fiber.Ctx, r *config.Remote, p string, acc *httpserv
 	if r.IsLocal() {
 		reason = "deleted"
 	}
-	if err := h.d.Engine.Evict(c.UserContext(), r.Name, key, reason); err != nil {
-		return fail(err, p)
+	keys := []string{key}
+	if !r.IsLocal() && key == p {
+		// A format's metadata: every representation (pypi JSON/HTML, npm
+		// full/abbreviated) under its normalised path.
+		keys = formats.Keys(r, p)
+		key = keys[0]
+	}
+	evicted := false
+	for _, k := range keys {
+		err := h.d.Engine.Evict(c.UserContext(), r.Name, k, reason)
+		if errors.Is(err, db.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fail(err, p)
+		}
+		evicted = true
+	}
+	if !evicted {
+		return fail(db.ErrNotFound, p)
 	}
 	acc.Status = http.StatusOK
 	acc.Finish(0, nil)

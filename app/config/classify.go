@@ -19,6 +19,15 @@ var packageDefaults = map[string][]string{
 	// Docker: a reference without ':' is a tag (digests are "algo:hex");
 	// the referrers of a digest change whenever an artifact names it.
 	PackageDocker: {`/manifests/[^/:]+$`, `/tags/list$`, `/referrers/[^/]+$`},
+	// Helm: the repository index; charts (.tgz) and provenance (.prov) files
+	// never change once published.
+	PackageHelm: {`(^|/)index\.yaml$`},
+	// PyPI: the simple index (PEP 503/691) and a project's page; the
+	// distributions are immutable.
+	PackagePyPI: {`^simple/$`, `^simple/[^/]+/?$`},
+	// npm: package documents ("name", "@scope/name") and the registry's own
+	// "-/" endpoints; tarballs ("name/-/name-1.0.0.tgz") are immutable.
+	PackageNPM: {`^(@[^/]+/)?[^/@._][^/]*$`, `^-/`},
 }
 
 // PackageDefaults returns the built-in mutable patterns of a package type.
@@ -209,8 +218,12 @@ func CleanQuery(raw string) (string, error) {
 }
 
 // UpstreamURL builds the upstream URL for a clean path and query. It is
-// guaranteed to stay on the remote's scheme and host.
+// guaranteed to stay on the remote's scheme and host, or, for an ExtPrefix
+// path, on one of its extra hosts.
 func (r *Remote) UpstreamURL(p, rawQuery string) (*url.URL, error) {
+	if u, ok, err := r.extURL(p, rawQuery); ok {
+		return u, err
+	}
 	if r.baseURL == nil {
 		return nil, fmt.Errorf("remote %q has no base_url", r.Name)
 	}

@@ -47,6 +47,13 @@ package: rpm
 immutable_patterns: [".*\\.rpm$"]`
 	docker := `base_url: https://registry-1.docker.io
 package: docker`
+	helm := `base_url: http://origin.test
+package: helm
+extra_hosts: ["cdn.test"]`
+	pypi := `base_url: http://origin.test
+package: pypi`
+	npm := `base_url: http://origin.test
+package: npm`
 	// A user pattern identical to a package default is user-defined (it is
 	// revalidated); duplicates are compiled once and change nothing.
 	dup := `base_url: http://origin.test
@@ -90,6 +97,23 @@ immutable_patterns: ["terraform_", "\\.zip"]`
 		{"docker tags/list mutable", docker, "library/nginx/tags/list", "mutable", "package default", false},
 		{"docker referrers mutable", docker, "library/nginx/referrers/sha256:" + strings.Repeat("ab", 32), "mutable", "package default", false},
 		{"docker blob immutable", docker, "library/nginx/blobs/sha256:" + strings.Repeat("cd", 32), "immutable", "no immutable_patterns", false},
+
+		{"helm index.yaml mutable", helm, "index.yaml", "mutable", "package default", false},
+		{"helm nested index.yaml mutable", helm, "stable/index.yaml", "mutable", "package default", false},
+		{"helm chart immutable", helm, "demo-1.0.0.tgz", "immutable", "no immutable_patterns", false},
+		{"helm provenance immutable", helm, "demo-1.0.0.tgz.prov", "immutable", "no immutable_patterns", false},
+		{"helm chart on an extra host immutable", helm, "_ext/cdn.test/pub/demo-1.0.0.tgz", "immutable", "no immutable_patterns", false},
+
+		{"pypi simple index mutable", pypi, "simple/", "mutable", "package default", false},
+		{"pypi project page mutable", pypi, "simple/requests/", "mutable", "package default", false},
+		{"pypi wheel immutable", pypi, "_ext/files.pythonhosted.org/packages/ab/cd/requests-2.32.3-py3-none-any.whl", "immutable", "no immutable_patterns", false},
+		{"pypi sdist immutable", pypi, "packages/source/r/requests/requests-2.32.3.tar.gz", "immutable", "no immutable_patterns", false},
+
+		{"npm document mutable", npm, "lodash", "mutable", "package default", false},
+		{"npm scoped document mutable", npm, "@types/node", "mutable", "package default", false},
+		{"npm registry endpoint mutable", npm, "-/v1/search", "mutable", "package default", false},
+		{"npm tarball immutable", npm, "lodash/-/lodash-4.17.21.tgz", "immutable", "no immutable_patterns", false},
+		{"npm scoped tarball immutable", npm, "@types/node/-/node-20.0.0.tgz", "immutable", "no immutable_patterns", false},
 
 		{"user pattern equal to a default is user-defined", dup, "os/repodata/repomd.xml", "mutable", "mutable_patterns", true},
 		{"duplicated user pattern", dup, "index.yaml", "mutable", "mutable_patterns", true},
@@ -185,7 +209,13 @@ func TestValidationErrors(t *testing.T) {
 		yaml string
 		want []string // substrings of one problem
 	}{
-		{"unknown package", "bad:\n    base_url: http://x\n    package: npm", []string{`remote "bad"`, "package", `"npm"`}},
+		{"unknown package", "bad:\n    base_url: http://x\n    package: maven", []string{`remote "bad"`, "package", `"maven"`}},
+		{"extra host not http", "bad:\n    base_url: http://x\n    package: helm\n    extra_hosts: [\"ftp://cdn\"]", []string{`remote "bad"`, "extra_hosts", "scheme"}},
+		{"extra host with credentials", "bad:\n    base_url: http://x\n    package: helm\n    extra_hosts: [\"https://u:p@cdn\"]", []string{`remote "bad"`, "extra_hosts", "credentials"}},
+		{"extra host twice", "bad:\n    base_url: http://x\n    package: helm\n    extra_hosts: [cdn, \"https://CDN/x\"]", []string{`remote "bad"`, "extra_hosts", "twice"}},
+		{"files_url outside pypi", "bad:\n    base_url: http://x\n    package: helm\n    files_url: https://files.example", []string{`remote "bad"`, "files_url", "pypi"}},
+		{"files_url not http", "bad:\n    base_url: http://x\n    package: pypi\n    files_url: ftp://files", []string{`remote "bad"`, "files_url", "scheme"}},
+		{"extra hosts on a local repository", "bad:\n    type: local\n    package: helm\n    extra_hosts: [cdn]", []string{`remote "bad"`, "extra_hosts", `type "remote"`}},
 		{"unknown type", "bad:\n    base_url: http://x\n    type: mirror", []string{`remote "bad"`, "type", `"mirror"`}},
 		{"remote without base_url", "bad:\n    package: generic", []string{`remote "bad"`, "base_url", "required"}},
 		{"base_url not http", "bad:\n    base_url: ftp://x/", []string{`remote "bad"`, "base_url", "ftp://x/"}},
@@ -243,7 +273,7 @@ func TestValidationReportsEveryProblemOnce(t *testing.T) {
     base_url: http://x
     immutable_patterns: ["(?=x)", "(?=x)"]
   b:
-    package: npm
+    package: maven
 `
 	_, err := config.ParseRemotes("remotes.yaml", []byte(src))
 	var ve *config.ValidationError

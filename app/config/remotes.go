@@ -28,7 +28,13 @@ const (
 	PackageAlpine  = "alpine"
 	PackageRPM     = "rpm"
 	PackageDocker  = "docker"
+	PackageHelm    = "helm"
+	PackagePyPI    = "pypi"
+	PackageNPM     = "npm"
 )
+
+// DefaultPyPIFilesURL is the files host of a pypi remote without files_url.
+const DefaultPyPIFilesURL = "https://files.pythonhosted.org"
 
 // Read policies of a remote (`access:`).
 const (
@@ -84,8 +90,17 @@ type Remote struct {
 	// Access is who may read: AccessPublic (default), AccessAuthenticated
 	// or AccessScoped.
 	Access string `yaml:"access" json:"access"`
+	// ExtraHosts lists the other hosts ("charts.example.org", or a base URL
+	// "https://cdn.example.org/charts") whose URLs in the remote's metadata
+	// are rewritten to go through the remote, under ExtPrefix. No other host
+	// is ever fetched.
+	ExtraHosts []string `yaml:"extra_hosts" json:"extra_hosts,omitempty"`
+	// FilesURL is where a pypi index links its distributions
+	// (default DefaultPyPIFilesURL); it is an extra host of the remote.
+	FilesURL string `yaml:"files_url" json:"files_url,omitempty"`
 
 	compiled classifier
+	extra    map[string]*url.URL // extra hosts by lower-case host[:port]
 	baseURL  *url.URL
 	maxSize  int64
 	immTTL   int64
@@ -196,9 +211,9 @@ func (r *Remote) validate() []string {
 		bad("type", "unknown type %q (want \"remote\" or \"local\")", r.Type)
 	}
 	switch r.Package {
-	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker:
+	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker, PackageHelm, PackagePyPI, PackageNPM:
 	default:
-		bad("package", "unknown package %q (want generic, alpine, rpm or docker)", r.Package)
+		bad("package", "unknown package %q (want generic, alpine, rpm, docker, helm, pypi or npm)", r.Package)
 	}
 	if r.Type == TypeRemote {
 		if r.BaseURL == "" {
@@ -213,6 +228,7 @@ func (r *Remote) validate() []string {
 			r.baseURL = u
 		}
 	}
+	probs = append(probs, r.validateExtraHosts()...)
 	if r.Type == TypeLocal && r.AllowPrivateRedirects {
 		bad("allow_private_redirects", "only for remotes of type \"remote\" (a local repository follows no redirects)")
 	}

@@ -84,6 +84,10 @@ type Options struct {
 	// RangeNotSatisfiable, when set, writes the body of a 416 answer (the
 	// surface's error format); status and Content-Range are already set.
 	RangeNotSatisfiable func(c *fiber.Ctx) error
+	// Transform, when set, replaces the whole body by what it makes of the
+	// stored one (package metadata whose URLs point at the remote): see
+	// writeTransformed.
+	Transform func(body io.Reader, contentType string) ([]byte, error)
 }
 
 // Write sends res. It releases res in every case.
@@ -106,6 +110,9 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	set(h, hdrContentType, ctype)
 	if !o.NoDisposition {
 		setAttachment(h, cache.Filename(a.Path))
+	}
+	if o.Transform != nil {
+		return writeTransformed(c, res, acc, o)
 	}
 	etag := a.ETag
 	if etag == "" && a.SHA256 != "" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"artifactapi/app/config"
+	"artifactapi/app/formats"
 	"artifactapi/db"
 )
 
@@ -119,6 +120,9 @@ func cleanKey(r *config.Remote, raw string) (string, error) {
 		return "", err
 	}
 	q = r.FilterQuery(q) // as /api: only the remote's query_params are kept
+	// As /api: a format's name normalisation (pypi project names), so the
+	// job fills the entry clients read. The default representation is cached.
+	p = formats.Resolve(r, formats.Request{Path: p}).Path
 	if _, err := r.UpstreamURL(p, q); err != nil {
 		return "", err
 	}

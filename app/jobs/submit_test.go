@@ -25,6 +25,9 @@ func TestResolveURL(t *testing.T) {
   uploads:
     type: local
     package: generic
+  pypi:
+    base_url: https://pypi.example.org/pypi
+    package: pypi
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +43,7 @@ func TestResolveURL(t *testing.T) {
 		{name: "query dropped by default", url: "https://repo.example.org/other/y.bin?access_token=s3cret", remote: "central", path: "other/y.bin"},
 		{name: "host case", url: "HTTPS://REPO.example.org/maven2/a.pom", remote: "maven", path: "a.pom"},
 		{name: "escaped path", url: "https://repo.example.org/maven2/a%20b.jar", remote: "maven", path: "a b.jar"},
+		{name: "pypi project name normalised", url: "https://pypi.example.org/pypi/simple/Django_Rest.Framework", remote: "pypi", path: "simple/django-rest-framework/"},
 		{name: "other host", url: "https://evil.example/maven2/a.jar", reason: ReasonNoRemote},
 		{name: "other scheme", url: "http://repo.example.org/maven2/a.jar", reason: ReasonNoRemote},
 		{name: "base itself", url: "https://repo.example.org", reason: ReasonNoRemote},
