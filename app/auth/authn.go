@@ -213,10 +213,16 @@ func (a *Authenticator) Basic(ctx context.Context, user, secret string) (*Princi
 // Token resolves an API token secret.
 func (a *Authenticator) Token(ctx context.Context, secret string) (*Principal, error) {
 	hash := HashToken(secret)
-	if p, ok := a.cache.get(hash); ok {
+	return a.cachedToken(ctx, hash, "", func() (db.Token, error) { return a.o.Store.TokenByHash(ctx, hash) })
+}
+
+// cachedToken returns the principal of the token get finds, through the
+// cache under key (id: the token's id when known, for invalidation).
+func (a *Authenticator) cachedToken(ctx context.Context, key, id string, get func() (db.Token, error)) (*Principal, error) {
+	if p, ok := a.cache.get(key); ok {
 		return p, nil
 	}
-	t, err := a.o.Store.TokenByHash(ctx, hash)
+	t, err := get()
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, ErrUnauthorized
 	}
@@ -227,7 +233,10 @@ func (a *Authenticator) Token(ctx context.Context, secret string) (*Principal, e
 	if err != nil {
 		return nil, err
 	}
-	a.cache.put(hash, cached{p: p, user: userOf(t), tokenID: t.ID})
+	if id == "" {
+		id = t.ID
+	}
+	a.cache.put(key, cached{p: p, user: userOf(t), tokenID: id})
 	return p, nil
 }
 
@@ -343,23 +352,7 @@ func (a *Authenticator) liveUser(ctx context.Context, name string) (*Principal, 
 
 // liveToken returns the principal of a valid token by id (cached).
 func (a *Authenticator) liveToken(ctx context.Context, id string) (*Principal, error) {
-	key := "t:" + id
-	if p, ok := a.cache.get(key); ok {
-		return p, nil
-	}
-	t, err := a.o.Store.GetToken(ctx, id)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, ErrUnauthorized
-	}
-	if err != nil {
-		return nil, fmt.Errorf("auth: look up token: %w", err)
-	}
-	p, err := a.tokenPrincipal(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	a.cache.put(key, cached{p: p, user: userOf(t), tokenID: id})
-	return p, nil
+	return a.cachedToken(ctx, "t:"+id, id, func() (db.Token, error) { return a.o.Store.GetToken(ctx, id) })
 }
 
 // resolve returns the current principal of kind/name/token id, as a
