@@ -242,6 +242,20 @@ func Fail(status int, msg string) error { return &httpError{status: status, msg:
 
 // writeError is the one mapper from errors to the JSON error body.
 func writeError(c *fiber.Ctx, err error, remote, p string) (int, error) {
+	status, msg := errorStatus(c, err)
+	body := fiber.Map{"error": msg}
+	if remote != "" {
+		body["remote"] = remote
+	}
+	if p != "" {
+		body["path"] = p
+	}
+	return status, c.Status(status).JSON(body)
+}
+
+// errorStatus maps an error to the status and message a client sees, and
+// sets the headers that go with them (Retry-After, WWW-Authenticate).
+func errorStatus(c *fiber.Ctx, err error) (int, string) {
 	status, msg := http.StatusInternalServerError, "internal error"
 	var he *httpError
 	var pe *config.PathError
@@ -269,14 +283,7 @@ func writeError(c *fiber.Ctx, err error, remote, p string) (int, error) {
 	default:
 		status, msg = cache.StatusOf(err), cache.PublicMessage(err)
 	}
-	body := fiber.Map{"error": msg}
-	if remote != "" {
-		body["remote"] = remote
-	}
-	if p != "" {
-		body["path"] = p
-	}
-	return status, c.Status(status).JSON(body)
+	return status, msg
 }
 
 // ErrorHandler is Fiber's error handler for the JSON surfaces.

@@ -97,14 +97,20 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	call := &apiCall{acc: httpserve.Access{Log: h.d.Log, Metrics: h.d.Metrics, Remote: name, Path: raw, Method: c.Method(), Source: "none", Start: start}}
 	acc := &call.acc
 	httpserve.SetHardening(&c.Response().Header)
+	cfg := h.d.Config()
+	r := cfg.Remotes.Remotes[name]
 	fail := func(err error, p string) error {
-		status, werr := writeError(c, err, name, p)
+		var status int
+		var werr error
+		if r != nil && r.Package == config.PackageGo {
+			status, werr = writeGoError(c, err)
+		} else {
+			status, werr = writeError(c, err, name, p)
+		}
 		acc.Status = status
 		acc.Finish(0, err)
 		return werr
 	}
-	cfg := h.d.Config()
-	r := cfg.Remotes.Remotes[name]
 	if !ok || r == nil {
 		acc.UnknownRemote = true
 		return fail(Fail(http.StatusNotFound, "unknown remote"), "")

@@ -28,6 +28,13 @@ var packageDefaults = map[string][]string{
 	// npm: package documents ("name", "@scope/name") and the registry's own
 	// "-/" endpoints; tarballs ("name/-/name-1.0.0.tgz") are immutable.
 	PackageNPM: {`^(@[^/]+/)?[^/@._][^/]*$`, `^-/`},
+	// Go (GOPROXY protocol, https://go.dev/ref/mod#goproxy-protocol): a
+	// module's version list and latest version; under sumdb/<name>/ the
+	// checksum database's signed tree head, its "supported" probe and
+	// partial tiles (".p/<width>", https://go.dev/design/25530-sumdb).
+	// .info/.mod/.zip, lookups (a record never changes once logged) and full
+	// tiles are immutable.
+	PackageGo: {`/@v/list$`, `/@latest$`, `^sumdb/[^/]+/(supported|latest)$`, `^sumdb/[^/]+/tile/.+\.p/[0-9]+$`},
 }
 
 // PackageDefaults returns the built-in mutable patterns of a package type.

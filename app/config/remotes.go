@@ -31,6 +31,7 @@ const (
 	PackageHelm    = "helm"
 	PackagePyPI    = "pypi"
 	PackageNPM     = "npm"
+	PackageGo      = "go"
 )
 
 // DefaultPyPIFilesURL is the files host of a pypi remote without files_url.
@@ -211,9 +212,9 @@ func (r *Remote) validate() []string {
 		bad("type", "unknown type %q (want \"remote\" or \"local\")", r.Type)
 	}
 	switch r.Package {
-	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker, PackageHelm, PackagePyPI, PackageNPM:
+	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker, PackageHelm, PackagePyPI, PackageNPM, PackageGo:
 	default:
-		bad("package", "unknown package %q (want generic, alpine, rpm, docker, helm, pypi or npm)", r.Package)
+		bad("package", "unknown package %q (want generic, alpine, rpm, docker, helm, pypi, npm or go)", r.Package)
 	}
 	if r.Type == TypeRemote {
 		if r.BaseURL == "" {
