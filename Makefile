@@ -74,10 +74,11 @@ lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
 	go vet ./...
 
-## bench: artifactapi vs nginx proxy_cache, then the registry mirror vs direct pulls (results in bench/out/)
+## bench: artifactapi vs nginx proxy_cache, the registry mirror vs direct pulls, then pip/npm through pypi/npm remotes vs direct (results in bench/out/)
 bench:
 	scripts/with-services.sh bench/run.sh
 	scripts/with-services.sh bench/registry.sh
+	scripts/with-services.sh bench/formats.sh
 
 clean:
 	rm -rf bin data

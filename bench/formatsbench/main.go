@@ -1,0 +1,286 @@
+// Command formatsbench measures the pypi and npm remotes (issue 13) with
+// their real clients: `pip download` of generated wheels from a PEP 503
+// index whose links point at a separate files host, and `npm install` of
+// generated packages from an npm registry, each directly from the local
+// upstream, cold through artifactapi (a remote never used before) and warm
+// (the same remote again). Every client run starts with no client cache
+// (pip --no-cache-dir, a fresh npm cache with --prefer-online), so the
+// proxy is what is measured. It starts the artifactapi binary given by
+// -bin, which reads its backends (DBHOST, REDIS_URL, MINIO_*) from the
+// environment, and prints a Markdown table; bench/formats.sh runs it.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+func main() {
+	bin := flag.String("bin", "", "the artifactapi binary")
+	runs := flag.Int("runs", 3, "runs of each measurement (the median is shown)")
+	wheels := flag.Int("wheels", 20, "wheels (distinct projects) for pip download")
+	pkgs := flag.Int("packages", 50, "packages for npm install")
+	label := flag.String("backend", "embedded", "label of the backends")
+	flag.Parse()
+	if err := run(*bin, *runs, *wheels, *pkgs, *label); err != nil {
+		fmt.Fprintln(os.Stderr, "formatsbench:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[formatsbench %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// measure is one client's figures: durations per run, and the requests
+// artifactapi made upstream per run.
+type measure struct {
+	direct, cold, warm         []time.Duration
+	coldUpstream, warmUpstream []int
+}
+
+func run(bin string, runs, nWheels, nPkgs int, label string) error {
+	if bin == "" || runs < 1 {
+		return fmt.Errorf("-bin is required and -runs must be at least 1")
+	}
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "formatsbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	pip, err := venvPip(ctx, work)
+	if err != nil {
+		return err
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return fmt.Errorf("npm is required (apt npm): %w", err)
+	}
+	py, err := newPyPI(nWheels)
+	if err != nil {
+		return err
+	}
+	defer py.close()
+	js, err := newNPM(nPkgs)
+	if err != nil {
+		return err
+	}
+	defer js.reg.close()
+
+	// One pypi and one npm remote per run: each cold run meets an empty cache.
+	var remotes strings.Builder
+	remotes.WriteString("remotes:\n")
+	for i := range runs {
+		fmt.Fprintf(&remotes, "  pypi%d:\n    base_url: %q\n    package: pypi\n    files_url: %q\n", i, py.index.url(), py.files.url())
+		fmt.Fprintf(&remotes, "  npm%d:\n    base_url: %q\n    package: npm\n", i, js.reg.url())
+	}
+	app, err := startApp(ctx, bin, work, remotes.String())
+	if err != nil {
+		return err
+	}
+	defer app.stop()
+	base := "http://" + app.addr + "/api/"
+
+	pipRun := func(index string) (time.Duration, error) { return pipDownload(ctx, work, pip, index, py.wheels) }
+	npmRun := func(registry string) (time.Duration, error) { return npmInstall(ctx, work, npm, registry, js) }
+	var pm, nm measure
+	for i := range runs {
+		logf("run %d/%d: pip download of %d wheels", i+1, runs, nWheels)
+		if err := once(&pm, func() (int, int) { return sum(py.index, py.files) }, func(via string) (time.Duration, error) {
+			if via == "" {
+				return pipRun(py.index.url() + "/simple/")
+			}
+			return pipRun(base + fmt.Sprintf("pypi%d/simple/", i))
+		}); err != nil {
+			return fmt.Errorf("pip: %w", err)
+		}
+		logf("run %d/%d: npm install of %d packages", i+1, runs, nPkgs)
+		if err := once(&nm, js.reg.counts, func(via string) (time.Duration, error) {
+			if via == "" {
+				return npmRun(js.reg.url() + "/")
+			}
+			return npmRun(base + fmt.Sprintf("npm%d/", i))
+		}); err != nil {
+			return fmt.Errorf("npm: %w", err)
+		}
+	}
+
+	// The server's share: the same requests from a Go client, direct and
+	// warm (the remotes of the first run), without the clients' own work.
+	logf("sequential requests from a Go client, direct and warm")
+	pd, pw, err := compareSweeps(ctx, 5, pypiSweep(py, py.index.url()+"/simple/", py.files.url()),
+		pypiSweep(py, base+"pypi0/simple/", base+"pypi0/_ext/"+hostOf(py.files.url())))
+	if err != nil {
+		return fmt.Errorf("pypi requests: %w", err)
+	}
+	nd, nw, err := compareSweeps(ctx, 5, npmSweep(js, js.reg.url()+"/"), npmSweep(js, base+"npm0/"))
+	if err != nil {
+		return fmt.Errorf("npm requests: %w", err)
+	}
+
+	fmt.Printf("\n### Package formats, %s (median of %d, no client cache)\n\n", label, runs)
+	fmt.Println("| client | direct | cold | warm | cold ratio | warm ratio | upstream requests cold / warm | warm ≤ 1.0× |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	row(fmt.Sprintf("pip download, %d wheels", nWheels), pm)
+	row(fmt.Sprintf("npm install, %d packages", nPkgs), nm)
+	fmt.Printf("\nServer time per request (the same requests one after the other from a Go client, median of 5): "+
+		"pypi direct %s, warm %s (%.2f×); npm direct %s, warm %s (%.2f×).\n",
+		pd.Round(time.Microsecond), pw.Round(time.Microsecond), pw.Seconds()/pd.Seconds(),
+		nd.Round(time.Microsecond), nw.Round(time.Microsecond), nw.Seconds()/nd.Seconds())
+	fmt.Printf("\npip direct %v / cold %v / warm %v\n", pm.direct, pm.cold, pm.warm)
+	fmt.Printf("npm direct %v / cold %v / warm %v\n", nm.direct, nm.cold, nm.warm)
+	return nil
+}
+
+// once runs a client directly, then cold and warm through artifactapi
+// (do("") is direct, do("app") through the remote of this run), checking
+// that the runs through artifactapi never reach the upstream themselves.
+func once(m *measure, counts func() (proxy, other int), do func(via string) (time.Duration, error)) error {
+	d, err := do("")
+	if err != nil {
+		return err
+	}
+	m.direct = append(m.direct, d)
+	for _, into := range []struct {
+		times *[]time.Duration
+		reqs  *[]int
+	}{{&m.cold, &m.coldUpstream}, {&m.warm, &m.warmUpstream}} {
+		p0, o0 := counts()
+		d, err := do("app")
+		if err != nil {
+			return err
+		}
+		p1, o1 := counts()
+		if o1 != o0 {
+			return fmt.Errorf("%d requests went around artifactapi to the upstream", o1-o0)
+		}
+		*into.times = append(*into.times, d)
+		*into.reqs = append(*into.reqs, p1-p0)
+	}
+	return nil
+}
+
+func sum(hs ...*host) (proxy, other int) {
+	for _, h := range hs {
+		p, o := h.counts()
+		proxy, other = proxy+p, other+o
+	}
+	return proxy, other
+}
+
+func row(name string, m measure) {
+	d, c, w := median(m.direct), median(m.cold), median(m.warm)
+	warm := w.Seconds() / d.Seconds()
+	verdict := "met"
+	if warm > 1.0 {
+		verdict = "**not met**"
+	}
+	fmt.Printf("| %s | %s | %s | %s | %.2f× | %.2f× | %d / %d | %s |\n", name, d.Round(time.Millisecond), c.Round(time.Millisecond),
+		w.Round(time.Millisecond), c.Seconds()/d.Seconds(), warm, medianInt(m.coldUpstream), medianInt(m.warmUpstream), verdict)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func medianInt(xs []int) int {
+	s := append([]int(nil), xs...)
+	sort.Ints(s)
+	return s[len(s)/2]
+}
+
+// venvPip makes a virtual environment in work and returns its pip.
+func venvPip(ctx context.Context, work string) (string, error) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		return "", fmt.Errorf("python3 is required (apt python3-venv python3-pip): %w", err)
+	}
+	venv := filepath.Join(work, "venv")
+	if out, err := exec.CommandContext(ctx, python, "-m", "venv", venv).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("python3 -m venv: %v\n%s", err, out)
+	}
+	return filepath.Join(venv, "bin", "pip"), nil
+}
+
+// pipDownload times `pip download` of every wheel from index and checks
+// the bytes against the upstream's.
+func pipDownload(ctx context.Context, work, pip, index string, wheels []wheel) (time.Duration, error) {
+	out, err := os.MkdirTemp(work, "pip-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(out)
+	args := []string{"download", "--no-deps", "--no-cache-dir", "-d", out, "--index-url", index}
+	for _, w := range wheels {
+		args = append(args, w.project)
+	}
+	env := []string{"PIP_CONFIG_FILE=/dev/null", "PIP_DISABLE_PIP_VERSION_CHECK=1"}
+	d, err := timed(ctx, out, env, pip, args...)
+	if err != nil {
+		return 0, err
+	}
+	for _, w := range wheels {
+		got, err := os.ReadFile(filepath.Join(out, w.filename))
+		if err != nil || !bytes.Equal(got, w.body) {
+			return 0, fmt.Errorf("pip download from %s: %s differs from the upstream's (%v)", index, w.filename, err)
+		}
+	}
+	return d, nil
+}
+
+// npmInstall times `npm install` of a project depending on every package,
+// with a fresh npm cache, and checks that each was installed.
+func npmInstall(ctx context.Context, work, npm, registry string, u *npmUpstream) (time.Duration, error) {
+	dir, err := os.MkdirTemp(work, "npm-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	deps := make([]string, 0, len(u.names))
+	for _, n := range u.names {
+		deps = append(deps, fmt.Sprintf("%q:%q", n, "1.0.0"))
+	}
+	pkg := `{"name":"consumer","version":"0.0.0","private":true,"dependencies":{` + strings.Join(deps, ",") + "}}"
+	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(pkg), 0o644); err != nil {
+		return 0, err
+	}
+	env := []string{"HOME=" + dir, "npm_config_userconfig=" + filepath.Join(dir, "npmrc"),
+		"npm_config_cache=" + filepath.Join(dir, ".npm-cache"), "npm_config_update_notifier=false"}
+	d, err := timed(ctx, dir, env, npm, "install", "--registry", registry, "--no-audit", "--no-fund", "--prefer-online")
+	if err != nil {
+		return 0, err
+	}
+	for _, n := range u.names {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", n, "index.js")); err != nil {
+			return 0, fmt.Errorf("npm install from %s: %s not installed: %w", registry, n, err)
+		}
+	}
+	return d, nil
+}
+
+// timed runs a client command in dir with env added, and returns how long it took.
+func timed(ctx context.Context, dir string, env []string, name string, args ...string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return d, nil
+}
