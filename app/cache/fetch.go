@@ -317,11 +317,10 @@ func (e *Engine) refreshed(ctx context.Context, f *fill) bool {
 func (e *Engine) serveStale(ctx context.Context, f *fill, cause error) bool {
 	e.o.Log.Warn("upstream unreachable; serving stale copy", "remote", f.req.Remote.Name, "path", f.req.Path, "err", cause)
 	e.o.Metrics.Errors.WithLabelValues("upstream_network").Inc()
-	if !e.refreshed(ctx, f) {
-		return false
-	}
+	// Marked before refreshed resolves the fill: a waiting client reads the
+	// flag as soon as the fill is ready.
 	f.update(func() { f.stale = true })
-	return true
+	return e.refreshed(ctx, f)
 }
 
 func (e *Engine) fail(f *fill, err error) {
