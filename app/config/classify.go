@@ -41,6 +41,9 @@ var packageDefaults = map[string][]string{
 	// is always the one its Release names (formats.APTSuite). by-hash/ and
 	// pool/ are content-addressed or versioned: immutable.
 	PackageAPT: {`(^|/)dists/.+/(InRelease|Release|Release\.gpg)$`},
+	// Maven: the version lists (maven-metadata.xml and its checksums) and
+	// everything of a -SNAPSHOT version; release artifacts never change.
+	PackageMaven: {`(^|/)maven-metadata\.xml(\.(md5|sha1|sha256|sha512))?$`, `-SNAPSHOT/`},
 }
 
 // PackageDefaults returns the built-in mutable patterns of a package type.

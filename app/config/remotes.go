@@ -33,6 +33,7 @@ const (
 	PackageNPM     = "npm"
 	PackageGo      = "go"
 	PackageAPT     = "apt"
+	PackageMaven   = "maven"
 )
 
 // DefaultPyPIFilesURL is the files host of a pypi remote without files_url.
@@ -214,9 +215,9 @@ func (r *Remote) validate() []string {
 	}
 	switch r.Package {
 	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker, PackageHelm, PackagePyPI, PackageNPM, PackageGo,
-		PackageAPT:
+		PackageAPT, PackageMaven:
 	default:
-		bad("package", "unknown package %q (want generic, alpine, rpm, docker, helm, pypi, npm, go or apt)", r.Package)
+		bad("package", "unknown package %q (want generic, alpine, rpm, docker, helm, pypi, npm, go, apt or maven)", r.Package)
 	}
 	if r.Type == TypeRemote {
 		if r.BaseURL == "" {
