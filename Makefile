@@ -21,7 +21,7 @@ migrate:
 deps: deps-apt deps-minio
 
 deps-apt:
-	@missing=""; for p in docker-registry:docker-registry skopeo:skopeo nginx:nginx createrepo_c:createrepo-c dnf:dnf wrk:wrk chromium:chromium rpmbuild:rpm htpasswd:apache2-utils npm:npm pip3:python3-pip; do \
+	@missing=""; for p in docker-registry:docker-registry skopeo:skopeo nginx:nginx createrepo_c:createrepo-c dnf:dnf wrk:wrk chromium:chromium rpmbuild:rpm htpasswd:apache2-utils npm:npm pip3:python3-pip apt-ftparchive:apt-utils reprepro:reprepro gpg:gpg dpkg-deb:dpkg; do \
 	  bin=$${p%%:*}; pkg=$${p##*:}; command -v $$bin >/dev/null 2>&1 || [ -x /usr/sbin/$$bin ] || missing="$$missing $$pkg"; done; \
 	  python3 -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \

@@ -178,6 +178,9 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 	}
 	err = h.d.Engine.Serve(c.UserContext(), req,
 		func(res *cache.Result) error {
+			if err := h.aptReleaseDownloaded(c.UserContext(), r, p, res); err != nil {
+				return err
+			}
 			return httpserve.Write(c, res, acc, opts)
 		},
 		func() {

@@ -29,6 +29,14 @@ func (e *Engine) EvictMatching(ctx context.Context, remote, q string, dryRun boo
 		res.Count, res.Bytes = t.Count, t.Bytes
 		return res, nil
 	}
+	return e.EvictWhere(ctx, remote, q, nil, "bulk")
+}
+
+// EvictWhere evicts every artifact of remote whose path contains q and,
+// when match is set, satisfies match; reason labels the evictions metric.
+// Remembered upstream 404s of the remote are forgotten too.
+func (e *Engine) EvictWhere(ctx context.Context, remote, q string, match func(path string) bool, reason string) (BulkResult, error) {
+	var res BulkResult
 	// Remembered upstream 404s cannot be listed: forget all of the remote's.
 	e.forgetAllMissing(ctx, remote)
 	// Collect first, then delete: deleting while paging would shift the walk.
@@ -39,14 +47,18 @@ func (e *Engine) EvictMatching(ctx context.Context, remote, q string, dryRun boo
 		if err != nil {
 			return res, fmt.Errorf("cache: list %s: %w", remote, err)
 		}
-		victims = append(victims, page.Items...)
+		for _, a := range page.Items {
+			if match == nil || match(a.Path) {
+				victims = append(victims, a)
+			}
+		}
 		if page.NextCursor == "" {
 			break
 		}
 		cur = page.NextCursor
 	}
 	for _, a := range victims {
-		err := e.Evict(ctx, remote, a.Path, "bulk")
+		err := e.Evict(ctx, remote, a.Path, reason)
 		if errors.Is(err, db.ErrNotFound) {
 			continue
 		}

@@ -35,6 +35,15 @@ var packageDefaults = map[string][]string{
 	// .info/.mod/.zip, lookups (a record never changes once logged) and full
 	// tiles are immutable.
 	PackageGo: {`/@v/list$`, `/@latest$`, `^sumdb/[^/]+/(supported|latest)$`, `^sumdb/[^/]+/tile/.+\.p/[0-9]+$`},
+	// APT: a suite's Release files. The index files they list (Packages*,
+	// Sources*, Contents*, i18n/*) are not refreshed on their own: they are
+	// evicted when the suite's Release file is downloaded anew, so an index
+	// is always the one its Release names (formats.APTSuite). by-hash/ and
+	// pool/ are content-addressed or versioned: immutable.
+	PackageAPT: {`(^|/)dists/.+/(InRelease|Release|Release\.gpg)$`},
+	// Maven: the version lists (maven-metadata.xml and its checksums) and
+	// everything of a -SNAPSHOT version; release artifacts never change.
+	PackageMaven: {`(^|/)maven-metadata\.xml(\.(md5|sha1|sha256|sha512))?$`, `-SNAPSHOT/`},
 }
 
 // PackageDefaults returns the built-in mutable patterns of a package type.

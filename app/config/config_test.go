@@ -209,7 +209,7 @@ func TestValidationErrors(t *testing.T) {
 		yaml string
 		want []string // substrings of one problem
 	}{
-		{"unknown package", "bad:\n    base_url: http://x\n    package: maven", []string{`remote "bad"`, "package", `"maven"`}},
+		{"unknown package", "bad:\n    base_url: http://x\n    package: conan", []string{`remote "bad"`, "package", `"conan"`}},
 		{"extra host not http", "bad:\n    base_url: http://x\n    package: helm\n    extra_hosts: [\"ftp://cdn\"]", []string{`remote "bad"`, "extra_hosts", "scheme"}},
 		{"extra host with credentials", "bad:\n    base_url: http://x\n    package: helm\n    extra_hosts: [\"https://u:p@cdn\"]", []string{`remote "bad"`, "extra_hosts", "credentials"}},
 		{"extra host twice", "bad:\n    base_url: http://x\n    package: helm\n    extra_hosts: [cdn, \"https://CDN/x\"]", []string{`remote "bad"`, "extra_hosts", "twice"}},
@@ -273,7 +273,7 @@ func TestValidationReportsEveryProblemOnce(t *testing.T) {
     base_url: http://x
     immutable_patterns: ["(?=x)", "(?=x)"]
   b:
-    package: maven
+    package: conan
 `
 	_, err := config.ParseRemotes("remotes.yaml", []byte(src))
 	var ve *config.ValidationError

@@ -32,6 +32,8 @@ const (
 	PackagePyPI    = "pypi"
 	PackageNPM     = "npm"
 	PackageGo      = "go"
+	PackageAPT     = "apt"
+	PackageMaven   = "maven"
 )
 
 // DefaultPyPIFilesURL is the files host of a pypi remote without files_url.
@@ -212,9 +214,10 @@ func (r *Remote) validate() []string {
 		bad("type", "unknown type %q (want \"remote\" or \"local\")", r.Type)
 	}
 	switch r.Package {
-	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker, PackageHelm, PackagePyPI, PackageNPM, PackageGo:
+	case PackageGeneric, PackageAlpine, PackageRPM, PackageDocker, PackageHelm, PackagePyPI, PackageNPM, PackageGo,
+		PackageAPT, PackageMaven:
 	default:
-		bad("package", "unknown package %q (want generic, alpine, rpm, docker, helm, pypi, npm or go)", r.Package)
+		bad("package", "unknown package %q (want generic, alpine, rpm, docker, helm, pypi, npm, go, apt or maven)", r.Package)
 	}
 	if r.Type == TypeRemote {
 		if r.BaseURL == "" {
