@@ -51,13 +51,16 @@ type Deps struct {
 type Handler struct {
 	d      Deps
 	bodies *httpserve.BodyCache
+	// rewrites keeps rewritten package metadata (keyed by remote, client
+	// base URL, document and the stored bytes' sha256).
+	rewrites *httpserve.BodyCache
 }
 
 // New returns a Handler.
 func New(d Deps) *Handler {
 	// Small artifacts (indexes, checksums, signatures) are the hottest: up
 	// to 16 MiB of those up to 64 KiB are served from memory.
-	return &Handler{d: d, bodies: httpserve.NewBodyCache(64<<10, 16<<20)}
+	return &Handler{d: d, bodies: httpserve.NewBodyCache(64<<10, 16<<20), rewrites: httpserve.NewBodyCache(16<<20, 64<<20)}
 }
 
 // Admin authenticates requests and checks their access: ADMIN_TOKEN, API

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -166,11 +167,11 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 		call.origin = lazyOrigin{Origin: cache.OriginFor(h.d.Upstream, r, nil), remote: r, path: p, query: q, accept: fr.Accept}
 		req.Origin = &call.origin
 		if fr.Rewrite {
-			tr, err := h.rewriter(c, r, p, q)
+			tr, key, err := h.rewriter(c, r, p, q)
 			if err != nil {
 				return fail(err, p)
 			}
-			opts.Transform = tr
+			opts.Transform, opts.TransformKey, opts.Transformed = tr, key, h.rewrites
 			// The rewritten length is only known from the body: a HEAD
 			// fills the cache like a GET.
 			req.Method = http.MethodGet
@@ -197,12 +198,15 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 // links are made to go through the remote at the URL the client used
 // (scheme and host as Fiber reports them, X-Forwarded-* included, like the
 // other absolute URLs the server writes).
-func (h *Handler) rewriter(c *fiber.Ctx, r *config.Remote, p, q string) (func(io.Reader, string) ([]byte, error), error) {
+// The key names the rewrite: the remote's configuration (a reload makes
+// new ones), the client's base URL and the document.
+func (h *Handler) rewriter(c *fiber.Ctx, r *config.Remote, p, q string) (func(io.Reader, string) ([]byte, error), string, error) {
 	doc, err := r.UpstreamURL(p, q)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	w := &formats.Rewriter{Remote: r, DocURL: doc, Base: utils.CopyString(c.BaseURL()) + "/api/" + r.Name}
+	key := fmt.Sprintf("%p\x00%s\x00%s", r, w.Base, doc)
 	return func(body io.Reader, contentType string) ([]byte, error) {
 		b, err := formats.ReadMetadata(body)
 		if errors.Is(err, formats.ErrTooLarge) {
@@ -216,7 +220,7 @@ func (h *Handler) rewriter(c *fiber.Ctx, r *config.Remote, p, q string) (func(io
 			return nil, Fail(http.StatusBadGateway, "the upstream's metadata could not be rewritten: "+err.Error())
 		}
 		return out, nil
-	}, nil
+	}, key, nil
 }
 
 func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) (err error) {

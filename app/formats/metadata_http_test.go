@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"artifactapi/app/apptest"
 	"artifactapi/app/testenv"
 )
@@ -163,4 +165,58 @@ remotes:
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("DELETE of an uncached document: %d", resp.StatusCode)
 	}
+}
+
+// TestRewriteIsMemoised: a committed document is rewritten once per client
+// base URL; later hits take the rewrite from memory with identical bytes,
+// and a changed upstream document is rewritten again.
+func TestRewriteIsMemoised(t *testing.T) {
+	repo := newFakeHost(t)
+	chart := chartPackage(t, "demo", "1.0.0")
+	repo.put("/demo-1.0.0.tgz", chart, "application/gzip")
+	repo.put("/index.yaml", helmIndex("demo", []helmChart{{version: "1.0.0", url: "demo-1.0.0.tgz", body: chart}}), "text/yaml")
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Embedded), apptest.Options{Remotes: fmt.Sprintf(`
+remotes:
+  charts:
+    base_url: %q
+    package: helm
+    cache:
+      mutable_ttl: 4
+`, repo.URL())})
+	rewrites := func(result string) float64 {
+		return testutil.ToFloat64(in.App.Metrics.Rewrites.WithLabelValues(result))
+	}
+	_, _, first := in.Get(t, "/api/charts/index.yaml", nil) // the miss: streamed, not memoised
+	testenv.Eventually(t, 10*time.Second, "commit", func() bool { return in.App.Engine.InFlight() == 0 })
+	computed := rewrites("computed")
+	var bodies [][]byte
+	for range 3 {
+		st, h, b := in.Get(t, "/api/charts/index.yaml", nil)
+		if st != 200 || h.Get("X-Artifact-Source") != "cache" {
+			t.Fatalf("hit: %d %s", st, h.Get("X-Artifact-Source"))
+		}
+		bodies = append(bodies, b)
+	}
+	if got := rewrites("computed") - computed; got != 1 {
+		t.Fatalf("three hits computed %v rewrites, want 1", got)
+	}
+	if got := rewrites("memoised"); got != 2 {
+		t.Fatalf("memoised rewrites %v, want 2", got)
+	}
+	for _, b := range bodies {
+		if string(b) != string(first) {
+			t.Fatal("a memoised rewrite differs from the computed one")
+		}
+	}
+	// Another base URL (a forwarded host) is another rewrite.
+	_, _, other := in.Get(t, "/api/charts/index.yaml", map[string]string{"X-Forwarded-Host": "cache.example.org"})
+	if !strings.Contains(string(other), "cache.example.org") || rewrites("computed")-computed != 2 {
+		t.Fatalf("a forwarded host reused another host's rewrite:\n%s", other)
+	}
+	// A new upstream document, once refetched, is rewritten anew.
+	repo.put("/index.yaml", helmIndex("demo", []helmChart{{version: "1.0.0", url: "demo-1.0.0.tgz", body: chart}, {version: "1.1.0", url: "demo-1.1.0.tgz", body: chart}}), "text/yaml")
+	testenv.Eventually(t, 20*time.Second, "the new index", func() bool {
+		_, _, b := in.Get(t, "/api/charts/index.yaml", nil)
+		return strings.Contains(string(b), "1.1.0")
+	})
 }

@@ -88,6 +88,11 @@ type Options struct {
 	// stored one (package metadata whose URLs point at the remote): see
 	// writeTransformed.
 	Transform func(body io.Reader, contentType string) ([]byte, error)
+	// TransformKey names the transform (the same key gives the same output
+	// for the same stored bytes); with Transformed set, the output for a
+	// committed artifact is kept there under the key and its sha256.
+	TransformKey string
+	Transformed  *BodyCache
 }
 
 // Write sends res. It releases res in every case.

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"artifactapi/app/cache"
+	"artifactapi/app/metrics"
 )
 
 // writeTransformed answers with o.Transform's rewrite of the stored body.
@@ -21,13 +22,7 @@ import (
 func writeTransformed(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	a := res.Artifact
 	h := &c.Response().Header
-	// Not c.Context(): see Write.
-	rc, err := res.Open(context.Background(), 0, -1)
-	if err != nil {
-		return unsent(c, err)
-	}
-	body, err := o.Transform(rc, a.ContentType)
-	rc.Close()
+	body, err := transformed(res, o, acc.Metrics)
 	if err != nil {
 		return unsent(c, err)
 	}
@@ -64,4 +59,37 @@ func writeTransformed(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) e
 	c.Response().SetBodyRaw(body)
 	acc.Finish(int64(len(body)), nil)
 	return nil
+}
+
+// transformed returns o.Transform's output for res's body: from o.Transformed
+// when the same transform of the same committed bytes was made before.
+func transformed(res *cache.Result, o Options, m *metrics.Metrics) ([]byte, error) {
+	a := res.Artifact
+	key := ""
+	if o.Transformed != nil && o.TransformKey != "" && res.Source == "cache" && len(a.SHA256) == sha256.Size*2 {
+		key = o.TransformKey + "\x00" + a.SHA256
+		if b := o.Transformed.get(key); b != nil {
+			if m != nil {
+				m.Rewrites.WithLabelValues("memoised").Inc()
+			}
+			return b, nil
+		}
+	}
+	// Not c.Context(): see Write.
+	rc, err := res.Open(context.Background(), 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	body, err := o.Transform(rc, a.ContentType)
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		m.Rewrites.WithLabelValues("computed").Inc()
+	}
+	if key != "" && int64(len(body)) <= o.Transformed.maxObject {
+		o.Transformed.put(key, body)
+	}
+	return body, nil
 }

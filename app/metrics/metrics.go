@@ -27,6 +27,7 @@ type Metrics struct {
 	PendingNotices    prometheus.Gauge
 	MetadataTrusted   prometheus.Gauge
 	FillsRefused      prometheus.Counter
+	Rewrites          *prometheus.CounterVec // result: computed, memoised
 
 	served sync.Map // servedKey → *servedSeries
 }
@@ -61,12 +62,14 @@ func New() *Metrics {
 			Help: "Invalidation notices not yet delivered to the other replicas (retried every second)."}),
 		MetadataTrusted: prometheus.NewGauge(prometheus.GaugeOpts{Name: "artifactapi_metadata_memo_trusted",
 			Help: "1 while this replica provably receives other replicas' invalidations and serves metadata from memory; 0 while every hit reads the metadata store."}),
+		Rewrites: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "artifactapi_metadata_rewrites_total",
+			Help: "Package metadata documents rewritten for a client: computed, or taken from memory (same bytes, same rewrite)."}, []string{"result"}),
 		FillsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "artifactapi_fills_refused_total",
 			Help: "Downloads refused with 503 because MAX_CONCURRENT_FILLS were running."}),
 	}
 	r.MustRegister(m.Requests, m.BytesServed, m.UpstreamFetch, m.UpstreamBytes, m.DownloadsInFlight,
 		m.Coalesced, m.StaleServes, m.Errors, m.Evictions, m.CoordFailures,
-		m.PendingNotices, m.MetadataTrusted, m.FillsRefused,
+		m.PendingNotices, m.MetadataTrusted, m.FillsRefused, m.Rewrites,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
