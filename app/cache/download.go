@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 
 	"artifactapi/app/blob"
 	"artifactapi/app/upstream"
@@ -68,7 +67,8 @@ func (e *Engine) download(ctx context.Context, f *fill) string {
 // whose replica died) can be continued from the upstream.
 type spooling struct {
 	file  *os.File
-	h     hash.Hash
+	h     hash.Hash   // SHA-256 of the body so far
+	x     expectation // Request.ExpectDigest, with its own hash when not SHA-256
 	total int64
 	want  int64 // the whole body's length, -1 when unknown
 	art   db.Artifact
@@ -110,7 +110,7 @@ func (e *Engine) startSpool(f *fill, resp *upstream.Response) (*spooling, string
 	f.file, f.spool = file, file.Name()
 	f.mu.Unlock()
 
-	sp := &spooling{file: file, h: sha256.New(), want: resp.ContentLength}
+	sp := &spooling{file: file, h: sha256.New(), x: newExpectation(req.ExpectDigest), want: resp.ContentLength}
 	// Read the first bytes to decide the content type before publishing headers.
 	head := make([]byte, sniffLen)
 	n, rerr := io.ReadFull(resp.Body, head)
@@ -127,7 +127,7 @@ func (e *Engine) startSpool(f *fill, resp *upstream.Response) (*spooling, string
 	if _, err := file.Write(head); err != nil {
 		return nil, e.abort(f, fmt.Errorf("write spool: %w", err))
 	}
-	sp.h.Write(head)
+	sp.hash(head)
 	sp.total = int64(n)
 	now := e.o.Now()
 	sp.art = db.Artifact{
@@ -156,7 +156,7 @@ func (e *Engine) copyBody(f *fill, sp *spooling, resp *upstream.Response) error 
 			if _, werr := sp.file.Write(buf[:m]); werr != nil {
 				return fmt.Errorf("write spool: %w", werr)
 			}
-			sp.h.Write(buf[:m])
+			sp.hash(buf[:m])
 			sp.total += int64(m)
 			e.o.Metrics.UpstreamBytes.WithLabelValues(f.req.Remote.Name).Add(float64(m))
 			total := sp.total
@@ -180,10 +180,10 @@ func (e *Engine) copyBody(f *fill, sp *spooling, resp *upstream.Response) error 
 func (e *Engine) finish(ctx context.Context, f *fill, sp *spooling, commit bool) string {
 	req := f.req
 	sum := hex.EncodeToString(sp.h.Sum(nil))
-	if strings.HasPrefix(req.ExpectDigest, "sha256:") && "sha256:"+sum != req.ExpectDigest {
+	if got, ok := sp.x.check(sum); !ok {
 		e.o.Metrics.Errors.WithLabelValues("verify").Inc()
 		e.o.Log.Error("digest mismatch: download discarded", "remote", req.Remote.Name, "path", req.Path,
-			"expected", req.ExpectDigest, "got", "sha256:"+sum)
+			"expected", req.ExpectDigest, "got", got)
 		e.failBody(f, &Error{Status: http.StatusBadGateway, Msg: "digest mismatch from upstream"})
 		return "verify_failed"
 	}
@@ -201,6 +201,12 @@ func (e *Engine) finish(ctx context.Context, f *fill, sp *spooling, commit bool)
 		return "commit_failed"
 	}
 	return "ok"
+}
+
+// hash adds body bytes to the running digests.
+func (sp *spooling) hash(p []byte) {
+	sp.h.Write(p)
+	sp.x.write(p)
 }
 
 func finalURL(resp *upstream.Response) string {

@@ -67,7 +67,8 @@ type Request struct {
 	Verdict config.Verdict
 	Origin  Origin
 	Method  string // GET or HEAD
-	// ExpectDigest ("sha256:<hex>") is verified before commit when set.
+	// ExpectDigest ("sha256:<hex>", "sha512:<hex>" or "sha1:<hex>") is
+	// verified before commit when set: a mismatch discards the download (502).
 	ExpectDigest string
 	// Acceptable, when set, rejects a cached entry the client cannot use
 	// (e.g. a manifest media type outside the client's Accept): it is fetched again.
