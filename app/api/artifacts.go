@@ -175,6 +175,8 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 			// The rewritten length is only known from the body: a HEAD
 			// fills the cache like a GET.
 			req.Method = http.MethodGet
+		} else if look, ok := formats.Checksums(r, p); ok && q == "" {
+			req.Expect = h.expectFrom(r, look)
 		}
 	}
 	err = h.d.Engine.Serve(c.UserContext(), req,
@@ -192,6 +194,25 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 		return fail(err, p)
 	}
 	return nil
+}
+
+// expectFrom returns the lookup of a file's checksum in the metadata
+// documents of its format that the cache already holds (never fetched for
+// it): the first one that lists the file gives the digest it is verified
+// against; none, nothing is verified.
+func (h *Handler) expectFrom(r *config.Remote, look formats.ChecksumLookup) func(context.Context) string {
+	return func(ctx context.Context) string {
+		for _, k := range look.Docs {
+			b, a, err := h.d.Engine.Stored(ctx, r.Name, k, formats.MaxMetadata)
+			if err != nil {
+				continue
+			}
+			if d := look.Find(b, a.ContentType); d != "" {
+				return d
+			}
+		}
+		return ""
+	}
 }
 
 // rewriter returns the transform of a format's metadata document at p: its

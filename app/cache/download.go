@@ -77,7 +77,7 @@ type spooling struct {
 // stream spools the body, publishing progress to readers, then verifies and
 // (when commit is set; a replica relaying a peer's download does not) commits.
 func (e *Engine) stream(ctx context.Context, f *fill, resp *upstream.Response, commit bool) string {
-	sp, outcome := e.startSpool(f, resp)
+	sp, outcome := e.startSpool(ctx, f, resp)
 	if sp == nil {
 		return outcome
 	}
@@ -94,7 +94,7 @@ func (e *Engine) stream(ctx context.Context, f *fill, resp *upstream.Response, c
 // startSpool creates the spool file, reads the first bytes (to sniff the
 // content type) and publishes the headers to readers. A nil result means the
 // fill has failed with the returned outcome.
-func (e *Engine) startSpool(f *fill, resp *upstream.Response) (*spooling, string) {
+func (e *Engine) startSpool(ctx context.Context, f *fill, resp *upstream.Response) (*spooling, string) {
 	req := f.req
 	file, err := os.CreateTemp(e.o.SpoolDir, "fill-*")
 	if err != nil {
@@ -110,7 +110,7 @@ func (e *Engine) startSpool(f *fill, resp *upstream.Response) (*spooling, string
 	f.file, f.spool = file, file.Name()
 	f.mu.Unlock()
 
-	sp := &spooling{file: file, h: sha256.New(), x: newExpectation(req.ExpectDigest), want: resp.ContentLength}
+	sp := &spooling{file: file, h: sha256.New(), x: newExpectation(expectedDigest(ctx, req)), want: resp.ContentLength}
 	// Read the first bytes to decide the content type before publishing headers.
 	head := make([]byte, sniffLen)
 	n, rerr := io.ReadFull(resp.Body, head)
@@ -183,7 +183,7 @@ func (e *Engine) finish(ctx context.Context, f *fill, sp *spooling, commit bool)
 	if got, ok := sp.x.check(sum); !ok {
 		e.o.Metrics.Errors.WithLabelValues("verify").Inc()
 		e.o.Log.Error("digest mismatch: download discarded", "remote", req.Remote.Name, "path", req.Path,
-			"expected", req.ExpectDigest, "got", got)
+			"expected", sp.x.digest, "got", got)
 		e.failBody(f, &Error{Status: http.StatusBadGateway, Msg: "digest mismatch from upstream"})
 		return "verify_failed"
 	}

@@ -70,6 +70,10 @@ type Request struct {
 	// ExpectDigest ("sha256:<hex>", "sha512:<hex>" or "sha1:<hex>") is
 	// verified before commit when set: a mismatch discards the download (502).
 	ExpectDigest string
+	// Expect, when set and ExpectDigest is empty, looks up the digest to
+	// verify (in ExpectDigest's form, "" for none). It is called only when
+	// the artifact is downloaded, never on a hit, with the fill's context.
+	Expect func(ctx context.Context) string
 	// Acceptable, when set, rejects a cached entry the client cannot use
 	// (e.g. a manifest media type outside the client's Accept): it is fetched again.
 	Acceptable func(db.Artifact) bool

@@ -55,7 +55,7 @@ func (e *Engine) relayFromPeer(ctx context.Context, f *fill) relayOutcome {
 	}
 	defer resp.Body.Close()
 	e.o.Log.Debug("relaying a download from another replica", "remote", f.req.Remote.Name, "path", f.req.Path, "peer", u.Host)
-	sp, _ := e.startSpool(f, resp)
+	sp, _ := e.startSpool(ctx, f, resp)
 	if sp == nil {
 		return relayDone
 	}

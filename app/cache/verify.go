@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"crypto/sha1" //nolint:gosec // package formats still publish SHA-1 checksums (npm shasum, Maven .sha1)
 	"crypto/sha512"
 	"encoding/hex"
@@ -13,9 +14,18 @@ import (
 // (it names the stored artifact); another algorithm is computed alongside it
 // only when a request asks for it. A digest in any other form is not checked.
 type expectation struct {
-	algo string    // "sha256", "sha512", "sha1"; "" when nothing is checked
-	want string    // lowercase hex
-	h    hash.Hash // the extra hash; nil for sha256 (the spool's own)
+	digest string    // as asked
+	algo   string    // "sha256", "sha512", "sha1"; "" when nothing is checked
+	want   string    // lowercase hex
+	h      hash.Hash // the extra hash; nil for sha256 (the spool's own)
+}
+
+// expectedDigest is the digest req asks to verify, looked up if need be.
+func expectedDigest(ctx context.Context, req Request) string {
+	if req.ExpectDigest == "" && req.Expect != nil {
+		return req.Expect(ctx)
+	}
+	return req.ExpectDigest
 }
 
 // newExpectation parses d (Request.ExpectDigest).
@@ -24,7 +34,7 @@ func newExpectation(d string) expectation {
 	if !ok || hx == "" {
 		return expectation{}
 	}
-	x := expectation{algo: algo, want: strings.ToLower(hx)}
+	x := expectation{digest: d, algo: algo, want: strings.ToLower(hx)}
 	switch algo {
 	case "sha256":
 	case "sha512":
