@@ -184,6 +184,9 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 			if err := h.aptReleaseDownloaded(c.UserContext(), r, p, res); err != nil {
 				return err
 			}
+			if err := h.mavenMetadataDownloaded(c.UserContext(), r, p, res); err != nil {
+				return err
+			}
 			return httpserve.Write(c, res, acc, opts)
 		},
 		func() {

@@ -51,18 +51,20 @@ func TestExpectDigest(t *testing.T) {
 			o := &countingOrigin{body: body}
 			req := cache.Request{Remote: r, Path: "pkg/-/pkg-1.0.0.tgz", Verdict: r.Classify("pkg/-/pkg-1.0.0.tgz"),
 				Origin: o, Method: http.MethodGet, ExpectDigest: tt.expect}
+			// A small body may be verified before headers are published:
+			// the mismatch then comes from Get itself, else from the read.
 			res, err := e.Get(ctx, req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Release()
-			rc, err := res.Open(ctx, 0, -1)
 			if err == nil {
-				_, err = io.ReadAll(rc)
-				rc.Close()
-			}
-			if err == nil {
-				_, err = res.Committed(ctx)
+				defer res.Release()
+				var rc io.ReadCloser
+				rc, err = res.Open(ctx, 0, -1)
+				if err == nil {
+					_, err = io.ReadAll(rc)
+					rc.Close()
+				}
+				if err == nil {
+					_, err = res.Committed(ctx)
+				}
 			}
 			testenv.Eventually(t, 5*time.Second, "fill done", func() bool { return e.InFlight() == 0 })
 			_, gerr := meta.GetArtifact(ctx, r.Name, req.Path)
