@@ -46,7 +46,7 @@ test-go:
 
 ## fuzz: every Go fuzz target for FUZZTIME (seed corpora in testdata/fuzz/<FuzzName>/); a failure
 ## leaves its input in testdata/fuzz/<FuzzName>/: commit it with the fix.
-FUZZTIME ?= 5s
+FUZZTIME ?= 30000x
 FUZZ_TARGETS := \
 	./app/config:FuzzCleanPath ./app/config:FuzzParseRemotes \
 	./app/oci:FuzzSplitPath ./app/oci:FuzzParseReference \
