@@ -95,7 +95,15 @@ func TestBlobStoreDown(t *testing.T) {
 				path   string
 				status int
 			}{{"/ready", tc.ready}, {"/health", http.StatusOK}} {
-				st, h, took := getHealth(t, in, ep.path)
+				// SIGSTOP is delivered asynchronously: wait until the
+				// outage shows, each probe still bounded by its deadline.
+				var st int
+				var h health
+				var took time.Duration
+				testenv.Eventually(t, 15*time.Second, ep.path+" to see the hung "+tc.component, func() bool {
+					st, h, took = getHealth(t, in, ep.path)
+					return !h.Components[tc.component].OK
+				})
 				if took > 4*time.Second {
 					t.Errorf("%s took %s with a hung %s", ep.path, took, tc.component)
 				}
