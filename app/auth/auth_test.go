@@ -14,6 +14,7 @@ import (
 	"artifactapi/app/auth"
 	"artifactapi/app/config"
 	"artifactapi/app/coord"
+	"artifactapi/app/testenv"
 	"artifactapi/db"
 )
 
@@ -238,13 +239,7 @@ func TestRevocationReachesOtherReplicas(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(5 * time.Millisecond) // polling the condition itself
-	}
+	testenv.Eventually(t, 5*time.Second, "the condition", cond)
 }
 
 func basic(user, pw string) string {
