@@ -196,9 +196,32 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	if err != nil {
 		return unsent(c, err)
 	}
+	if res.Source != "cache" && length >= 0 && length <= liveBufferMax {
+		// A small download in progress is read whole before the headers
+		// go out: a failure (the upstream cut, a digest that does not
+		// match) is then a clean error answer, not a response cut short
+		// or a connection closed without one, and the wait is at most
+		// one small body.
+		b, err := io.ReadAll(io.LimitReader(body, length+1))
+		body.Close()
+		if err == nil && int64(len(b)) != length {
+			err = &cache.Error{Status: http.StatusBadGateway, Msg: "upstream download failed",
+				Err: fmt.Errorf("download ended after %d of %d bytes", len(b), length)}
+		}
+		if err != nil {
+			return unsent(c, err)
+		}
+		c.Response().SetBodyRaw(b)
+		acc.Finish(int64(len(b)), nil)
+		return nil
+	}
 	c.Context().SetBodyStream(&countingBody{rc: body, acc: acc, size: length, live: res.Source != "cache"}, int(length))
 	return nil
 }
+
+// liveBufferMax is the largest download in progress read whole before its
+// headers are sent.
+const liveBufferMax = 64 << 10
 
 // unsent clears the artifact's headers from a response whose body could
 // not be opened (the blob store is down, the object vanished) and returns
