@@ -50,7 +50,8 @@ FUZZTIME ?= 30000x
 FUZZ_TARGETS := \
 	./app/config:FuzzCleanPath ./app/config:FuzzParseRemotes \
 	./app/oci:FuzzSplitPath ./app/oci:FuzzParseReference \
-	./app/httpserve:FuzzParseRange ./app/httpserve:FuzzNotModified ./app/httpserve:FuzzAttachment
+	./app/httpserve:FuzzParseRange ./app/httpserve:FuzzNotModified ./app/httpserve:FuzzAttachment \
+	./app/formats:FuzzMetadata
 
 fuzz:
 	@listed=$$(for t in $(FUZZ_TARGETS); do echo $${t##*:}; done | sort); \

@@ -214,8 +214,41 @@ func (h *Handler) expectFrom(r *config.Remote, look formats.ChecksumLookup) func
 				return d
 			}
 		}
+		if look.Fetch != "" {
+			if b, ct, err := h.fetchSmall(ctx, r, look.Fetch, formats.MaxMetadata); err == nil {
+				return look.Find(b, ct)
+			}
+		}
 		return ""
 	}
+}
+
+// fetchSmall reads the small file p of remote r through the cache (from
+// the upstream when it is not held, caching it as a client's request
+// would): at most max bytes, and its Content-Type.
+func (h *Handler) fetchSmall(ctx context.Context, r *config.Remote, p string, max int64) ([]byte, string, error) {
+	v := r.Classify(p)
+	if !v.Allowed {
+		return nil, "", Fail(http.StatusForbidden, "path not allowed by the remote's patterns")
+	}
+	o := lazyOrigin{Origin: cache.OriginFor(h.d.Upstream, r, nil), remote: r, path: p}
+	res, err := h.d.Engine.Get(ctx, cache.Request{Remote: r, Path: p, Verdict: v, Origin: &o, Method: http.MethodGet})
+	if err != nil {
+		return nil, "", err
+	}
+	rc, err := res.Open(ctx, 0, -1)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, "", err
+	}
+	if int64(len(b)) > max {
+		return nil, "", fmt.Errorf("api: %s/%s: more than %d bytes", r.Name, p, max)
+	}
+	return b, res.Artifact.ContentType, nil
 }
 
 // rewriter returns the transform of a format's metadata document at p: its
