@@ -103,8 +103,8 @@ func sriDigest(integrity string) string {
 		}
 		b64, _, _ = strings.Cut(b64, "?") // options follow '?'
 		raw, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil {
-			continue
+		if err != nil || len(raw)*2 != hexLen[algo] {
+			continue // not a digest of the algorithm's size
 		}
 		best[algo] = hex.EncodeToString(raw)
 	}
