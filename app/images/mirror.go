@@ -55,10 +55,14 @@ type entry struct {
 func (e entry) digest() string { return "sha256:" + e.SHA256 }
 
 // isTag: a manifest entry by tag (its variants included).
-func (e entry) isTag() bool { return e.route.Kind == oci.KindManifest && !strings.Contains(e.route.Ref, ":") }
+func (e entry) isTag() bool {
+	return e.route.Kind == oci.KindManifest && !strings.Contains(e.route.Ref, ":")
+}
 
 // isDigest: a manifest entry by digest.
-func (e entry) isDigest() bool { return e.route.Kind == oci.KindManifest && strings.Contains(e.route.Ref, ":") }
+func (e entry) isDigest() bool {
+	return e.route.Kind == oci.KindManifest && strings.Contains(e.route.Ref, ":")
+}
 
 // walk calls fn for each entry of remote whose path contains q and that
 // belongs to repository name ("" = any), in path order.
@@ -95,6 +99,7 @@ func (m Mirror) Repositories(ctx context.Context, remote string) ([]Repository, 
 			byName[e.route.Name] = r
 		}
 		r.Size += e.Size
+		r.Entries++
 		if e.CachedAt.After(r.UpdatedAt) {
 			r.UpdatedAt = e.CachedAt
 		}
@@ -226,15 +231,16 @@ func (m Mirror) EvictRepository(ctx context.Context, remote, name string) (cache
 	}, EvictReason)
 }
 
-// Untagged returns the paths of the manifests of repository name that no
+// Untagged returns the entries of the manifests of repository name that no
 // cached tag reaches, and of the layers and configs only they (or no
 // cached manifest at all) reference.
-func (m Mirror) Untagged(ctx context.Context, remote, name string) ([]string, error) {
+func (m Mirror) Untagged(ctx context.Context, remote, name string) ([]db.Artifact, error) {
 	es, err := m.manifests(ctx, remote, name)
 	if err != nil {
 		return nil, err
 	}
 	bodies := map[string][]byte{}
+	byDigest := map[string]db.Artifact{}
 	var held, tagged []string
 	for _, e := range es {
 		if e.isTag() {
@@ -248,15 +254,15 @@ func (m Mirror) Untagged(ctx context.Context, remote, name string) ([]string, er
 		if err != nil {
 			return nil, err
 		}
-		bodies[e.route.Ref] = body
+		bodies[e.route.Ref], byDigest[e.route.Ref] = body, e.Artifact
 		held = append(held, e.route.Ref)
 	}
 	gone := Untagged(held, tagged, func(d string) []byte { return bodies[d] }, func(d string) string { return subjectOf(bodies[d]) })
-	var out []string
+	var out []db.Artifact
 	drop := map[string]bool{}
 	for _, d := range gone {
 		drop[d] = true
-		out = append(out, name+"/manifests/"+d)
+		out = append(out, byDigest[d])
 	}
 	// Blobs some manifest that stays references stay; the others go.
 	used := map[string]bool{}
@@ -278,7 +284,7 @@ func (m Mirror) Untagged(ctx context.Context, remote, name string) ([]string, er
 	}
 	err = m.walk(ctx, remote, name+"/blobs/", name, func(e entry) {
 		if e.route.Kind == oci.KindBlob && !used[e.route.Ref] {
-			out = append(out, e.Path)
+			out = append(out, e.Artifact)
 		}
 	})
 	return out, err
@@ -286,13 +292,13 @@ func (m Mirror) Untagged(ctx context.Context, remote, name string) ([]string, er
 
 // EvictUntagged evicts what Untagged returns.
 func (m Mirror) EvictUntagged(ctx context.Context, remote, name string) (cache.BulkResult, error) {
-	paths, err := m.Untagged(ctx, remote, name)
-	if err != nil || len(paths) == 0 {
+	victims, err := m.Untagged(ctx, remote, name)
+	if err != nil || len(victims) == 0 {
 		return cache.BulkResult{}, err
 	}
-	set := make(map[string]bool, len(paths))
-	for _, p := range paths {
-		set[p] = true
+	set := make(map[string]bool, len(victims))
+	for _, a := range victims {
+		set[a.Path] = true
 	}
 	return m.Cache.EvictWhere(ctx, remote, name+"/", func(path string) bool { return set[path] }, EvictReason)
 }

@@ -252,6 +252,7 @@ type Repository struct {
 	Tags      int64
 	Manifests int64 // held, tagged or not
 	Size      int64 // bytes held (a mirror: cached; a local repository: its blobs)
+	Entries   int64 // a mirror: its cached entries (manifests, blobs, tag lists)
 	UpdatedAt time.Time
 	// LastPulled is the last pull of one of its manifests (zero: unknown or never).
 	LastPulled time.Time
