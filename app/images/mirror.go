@@ -92,6 +92,7 @@ func (m Mirror) walk(ctx context.Context, remote, q, name string, fn func(entry)
 // Repositories lists the repositories remote has cached, by name.
 func (m Mirror) Repositories(ctx context.Context, remote string) ([]Repository, error) {
 	byName := map[string]*Repository{}
+	tags := map[string]bool{} // repository NUL tag: a tag cached in several variants counts once
 	err := m.walk(ctx, remote, "", "", func(e entry) {
 		r := byName[e.route.Name]
 		if r == nil {
@@ -104,7 +105,8 @@ func (m Mirror) Repositories(ctx context.Context, remote string) ([]Repository, 
 			r.UpdatedAt = e.CachedAt
 		}
 		switch {
-		case e.isTag() && e.query == "":
+		case e.isTag() && !tags[e.route.Name+"\x00"+e.route.Ref]:
+			tags[e.route.Name+"\x00"+e.route.Ref] = true
 			r.Tags++
 		case e.isDigest():
 			r.Manifests++
@@ -136,19 +138,26 @@ func (m Mirror) manifests(ctx context.Context, remote, name string) ([]entry, er
 }
 
 // Tags lists the tags of repository name remote has cached (without sizes:
-// see Image), by tag.
+// see Image), by tag. A tag cached only for a client that accepts fewer
+// manifest types (an ?accept= variant) is shown with that variant's manifest.
 func (m Mirror) Tags(ctx context.Context, remote, name string) ([]Tag, error) {
 	es, err := m.manifests(ctx, remote, name)
 	if err != nil {
 		return nil, err
 	}
-	var out []Tag
+	byTag := map[string]entry{}
 	for _, e := range es {
-		if !e.isTag() || e.query != "" {
+		if !e.isTag() {
 			continue
 		}
+		if prev, ok := byTag[e.route.Ref]; !ok || (prev.query != "" && e.query == "") {
+			byTag[e.route.Ref] = e
+		}
+	}
+	var out []Tag
+	for _, e := range byTag {
 		out = append(out, Tag{Tag: e.route.Ref, Digest: e.digest(), MediaType: manifestType(e.ContentType), ManifestSize: e.Size,
-			UpdatedAt: e.CachedAt, LastPulled: e.LastAccess})
+			UpdatedAt: e.CachedAt, LastPulled: e.LastAccess, Path: e.Path})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Tag < out[j].Tag })
 	return out, nil
@@ -206,10 +215,10 @@ func (m Mirror) Image(ctx context.Context, remote, name, digest string, aliases 
 }
 
 // Aliases maps the digest of each tag of tags to the tag's entry.
-func Aliases(name string, tags []Tag) map[string]string {
+func Aliases(tags []Tag) map[string]string {
 	out := make(map[string]string, len(tags))
 	for _, t := range tags {
-		out[t.Digest] = name + "/manifests/" + t.Tag
+		out[t.Digest] = t.Path
 	}
 	return out
 }

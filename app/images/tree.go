@@ -268,6 +268,7 @@ type Tag struct {
 	Size, HeldSize int64
 	UpdatedAt      time.Time // pushed or tag moved (local); cached (mirror)
 	LastPulled     time.Time // zero: unknown or never
+	Path           string    // a mirror: the cache entry holding the tag's manifest
 }
 
 // IsIndex reports whether the tag points at a multi-platform image.

@@ -96,7 +96,7 @@ func TestSnippets(t *testing.T) {
 		{name: "public local docker: no credential", base: https, remote: "images", id: "rke2", not: []string{"configs:"}},
 		{name: "dnf .repo", base: https, remote: "almalinux", id: "dnf",
 			want: []string{"[almalinux]", "name=AlmaLinux", "baseurl=https://artifacts.example.com/api/almalinux/$releasever/BaseOS/$basearch/os/", "gpgcheck=1"},
-			not: []string{"password="}},
+			not:  []string{"password="}},
 		{name: "dnf .repo of a private remote", base: https, remote: "private-rpm", id: "dnf", want: []string{"username=<user>", "password=<token>"}},
 		{name: "apk adds /alpine under the CDN root", base: https, remote: "alpine", id: "apk",
 			want: []string{`"https://artifacts.example.com/api/alpine/alpine/v$(cut -d. -f1,2 /etc/alpine-release)/main" >> /etc/apk/repositories`, "/community"}},

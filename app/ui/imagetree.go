@@ -92,7 +92,7 @@ func (h *Handler) mirrorTags(c *fiber.Ctx, r *config.Remote, repo, after string)
 	if err != nil {
 		return p, err
 	}
-	aliases := images.Aliases(repo, tags)
+	aliases := images.Aliases(tags)
 	i := sort.Search(len(tags), func(i int) bool { return tags[i].Tag > after })
 	for _, t := range tags[i:] {
 		if len(p.Rows) == tagsPerPage {
@@ -137,7 +137,7 @@ func (h *Handler) imageProps(c *fiber.Ctx, r *config.Remote, repo, ref string) (
 		if digest == "" {
 			return nil, fail(http.StatusNotFound, "This tag is not cached (any more).")
 		}
-		if img, err = h.d.Mirror.Image(ctx, r.Name, repo, digest, images.Aliases(repo, tags)); err != nil {
+		if img, err = h.d.Mirror.Image(ctx, r.Name, repo, digest, images.Aliases(tags)); err != nil {
 			return nil, err
 		}
 	} else {
