@@ -10,6 +10,7 @@ import (
 
 	"artifactapi/app/api"
 	"artifactapi/app/cache"
+	imagetree "artifactapi/app/images"
 	"artifactapi/app/registry"
 	"artifactapi/app/ui"
 )
@@ -93,6 +94,7 @@ func (a *App) routes() *fiber.App {
 		images = a.Local
 	}
 	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Registry: images, Metrics: a.Metrics, Backends: a.backends,
+		Mirror:     &imagetree.Mirror{Meta: a.Meta, Cache: a.Engine},
 		AdminToken: a.Config().Env.AdminToken, Guesses: a.guesses, Access: a.Auth, Accounts: a.Auth, Directory: a.access, Audit: a.Audit, Log: a.log, Version: Version}).Mount(f)
 	return f
 }

@@ -42,6 +42,10 @@ type RegistryBrowser interface {
 	// RegistryBlobsSize is the bytes of the distinct blobs the repository's
 	// manifests (digests) reference: an index's size from its children.
 	RegistryBlobsSize(ctx context.Context, remote, name string, manifests []string) (int64, error)
+	// ListRegistryManifests returns every manifest of a repository (with
+	// its bytes), sorted by digest: what the dashboard walks to find the
+	// untagged ones, or to delete the repository.
+	ListRegistryManifests(ctx context.Context, remote, name string) ([]RegistryManifest, error)
 }
 
 // blobsOfManifests sums the distinct blobs referenced by the manifests of a
@@ -116,4 +120,26 @@ func (s *registrySQL) RegistryBlobsSize(ctx context.Context, remote, name string
 		return 0, fmt.Errorf("db: size of manifests of %s/%s: %w", remote, name, err)
 	}
 	return n, nil
+}
+
+// ListRegistryManifests implements RegistryBrowser.
+func (s *registrySQL) ListRegistryManifests(ctx context.Context, remote, name string) ([]RegistryManifest, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+manifestCols+` FROM oci_manifests
+		WHERE remote = ? AND name = ? ORDER BY digest`), remote, name)
+	if err != nil {
+		return nil, fmt.Errorf("db: manifests of %s/%s: %w", remote, name, err)
+	}
+	defer rows.Close()
+	var out []RegistryManifest
+	for rows.Next() {
+		m, err := scanManifest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("db: manifests of %s/%s: %w", remote, name, err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: manifests of %s/%s: %w", remote, name, err)
+	}
+	return out, nil
 }

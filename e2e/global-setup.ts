@@ -23,7 +23,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function remotesYAML(origin: string): string {
+function remotesYAML(origin: string, self: string): string {
   const generic = (name: string, desc: string) => `  ${name}:
     base_url: "${origin}"
     type: remote
@@ -76,6 +76,11 @@ ${generic('catalog', 'Listing, search, sort and paging')}${generic('evictions', 
     type: local
     package: docker
     description: "Images pushed with skopeo"
+  mirror:
+    base_url: "${self}"
+    type: remote
+    package: docker
+    description: "A docker mirror of this server's own registry (images/...)"
 `;
 }
 
@@ -144,9 +149,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     psql(`CREATE DATABASE ${dbName}`);
     dbCreated = true;
     const remotes = path.join(tmp, 'remotes.yaml');
-    fs.writeFileSync(remotes, remotesYAML(origin.url));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
+    fs.writeFileSync(remotes, remotesYAML(origin.url, base));
     const adminToken = 'e2e-admin-' + crypto.randomBytes(12).toString('hex');
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH, HOME: process.env.HOME,

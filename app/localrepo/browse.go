@@ -85,6 +85,11 @@ func (s *Store) indexSize(ctx context.Context, r Repo, digest string) (int64, er
 	return s.o.Meta.RegistryBlobsSize(ctx, r.Remote, r.Name, children)
 }
 
+// Manifests returns every manifest of r with its bytes, by digest.
+func (s *Store) Manifests(ctx context.Context, r Repo) ([]db.RegistryManifest, error) {
+	return s.o.Meta.ListRegistryManifests(ctx, r.Remote, r.Name)
+}
+
 // DeleteTag deletes a tag of r (its manifest stays, reachable by digest),
 // or returns ErrManifestUnknown.
 func (s *Store) DeleteTag(ctx context.Context, r Repo, tag string) error {

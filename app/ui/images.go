@@ -11,7 +11,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"artifactapi/app/auth"
+	"artifactapi/app/cache"
 	"artifactapi/app/config"
+	"artifactapi/app/images"
 	"artifactapi/app/localrepo"
 	"artifactapi/app/oci"
 	"artifactapi/db"
@@ -21,8 +23,8 @@ import (
 // Registry is the part of the local docker repositories' store the
 // dashboard reads and drives (localrepo.Store).
 type Registry interface {
+	images.LocalStore
 	Repositories(ctx context.Context, remote, after string, n int) ([]db.RegistryRepository, bool, error)
-	TagDetails(ctx context.Context, r localrepo.Repo, after string, n int) ([]localrepo.TagInfo, bool, error)
 	DeleteTag(ctx context.Context, r localrepo.Repo, tag string) error
 	Usage(ctx context.Context, remote string) (int64, error)
 	StartGC(ctx context.Context, startedBy string) (db.RegistryGCRun, <-chan db.RegistryGCRun, error)
@@ -41,27 +43,45 @@ const (
 // answering "running" and polling for the result.
 const gcWait = 5 * time.Second
 
-// isImages reports whether r's screen shows images (a local docker
-// repository, with the registry store available).
+// isImages reports whether r's screen shows images: a local docker
+// repository (with the registry store available) or a docker remote (with
+// the mirror reader available).
 func (h *Handler) isImages(r *config.Remote) bool {
+	return h.isLocalImages(r) || h.isMirror(r)
+}
+
+func (h *Handler) isLocalImages(r *config.Remote) bool {
 	return h.d.Registry != nil && r.IsLocal() && r.Package == config.PackageDocker
 }
 
-// imagesRemote returns the local docker remote named in the route, or a 404.
+// imagesRemote returns the docker remote named in the route, or a 404.
 func (h *Handler) imagesRemote(c *fiber.Ctx) (*config.Remote, error) {
 	r, err := h.remoteOf(c)
 	if err != nil {
 		return nil, err
 	}
 	if !h.isImages(r) {
-		return nil, fail(http.StatusNotFound, "This repository holds no images: it is not a local docker repository.")
+		return nil, fail(http.StatusNotFound, "This repository holds no images: it is not a docker repository.")
 	}
 	return r, nil
+}
+
+// localImagesRemote returns the local docker remote named in the route
+// (garbage collection), or a 404.
+func (h *Handler) localImagesRemote(c *fiber.Ctx) (*config.Remote, error) {
+	r, err := h.imagesRemote(c)
+	if err == nil && !h.isLocalImages(r) {
+		return nil, fail(http.StatusNotFound, "A mirror has no garbage collection: evicting frees its space.")
+	}
+	return r, err
 }
 
 // imagesProps reads the repositories (page ?after), the selected
 // repository's tags (?repo, page ?tags_after) and the last collection.
 func (h *Handler) imagesProps(c *fiber.Ctx, r *config.Remote) (*views.ImagesProps, error) {
+	if h.isMirror(r) {
+		return h.mirrorProps(c, r)
+	}
 	ctx := c.UserContext()
 	p := &views.ImagesProps{Remote: r.Name, CSRF: h.csrfToken(c), After: strings.Clone(c.Query("after"))}
 	var err error
@@ -77,6 +97,11 @@ func (h *Handler) imagesProps(c *fiber.Ctx, r *config.Remote) (*views.ImagesProp
 			return nil, err
 		}
 		p.Tags = &t
+		if ref := c.Query("ref"); ref != "" {
+			if p.Image, err = h.imageProps(c, r, t.Repo, ref); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if p.GC, err = h.gcProps(c, r); err != nil {
 		return nil, err
@@ -148,6 +173,14 @@ func (h *Handler) ImageRepos(c *fiber.Ctx) error {
 	if !isHTMX(c) {
 		return h.Remote(c)
 	}
+	if h.isMirror(r) {
+		p, err := h.mirrorProps(c, r)
+		if err != nil {
+			return err
+		}
+		c.Vary("HX-Request")
+		return h.write(c, views.ReposTable(*p))
+	}
 	p := views.ImagesProps{Remote: r.Name, After: strings.Clone(c.Query("after"))}
 	if p.Stored, err = h.d.Registry.Usage(c.UserContext(), r.Name); err != nil {
 		return err
@@ -168,7 +201,11 @@ func (h *Handler) ImageTags(c *fiber.Ctx) error {
 	if !isHTMX(c) {
 		return c.Redirect(views.TagsProps{Remote: r.Name, Repo: c.Query("repo")}.RepoURL(), http.StatusSeeOther)
 	}
-	p, err := h.tagsProps(c, r, c.Query("repo"), c.Query("after"))
+	tags := h.tagsProps
+	if h.isMirror(r) {
+		tags = h.mirrorTags
+	}
+	p, err := tags(c, r, c.Query("repo"), c.Query("after"))
 	if err != nil {
 		return err
 	}
@@ -191,8 +228,14 @@ func (h *Handler) DeleteTag(c *fiber.Ctx) error {
 	if !oci.ValidName(repo) || !oci.ValidTag(tag) {
 		return fail(http.StatusBadRequest, "Which tag? The request named no repository and tag.")
 	}
-	err = h.d.Registry.DeleteTag(c.UserContext(), localrepo.Repo{Remote: r.Name, Name: repo}, tag)
 	ev := auth.Event{Action: auth.ActDelete, Remote: r.Name, Target: repo + ":" + tag, Count: 1, Detail: "dashboard: docker tag"}
+	if h.isMirror(r) {
+		var res cache.BulkResult
+		res, err = h.d.Mirror.EvictTag(c.UserContext(), r.Name, repo, tag)
+		ev.Action, ev.Count = auth.ActEvict, res.Count
+	} else {
+		err = h.d.Registry.DeleteTag(c.UserContext(), localrepo.Repo{Remote: r.Name, Name: repo}, tag)
+	}
 	if errors.Is(err, localrepo.ErrManifestUnknown) {
 		err, ev.Count = nil, 0
 	}
@@ -218,7 +261,7 @@ func canCollect(c *fiber.Ctx) bool { return auth.Allowed(principalOf(c), auth.Ad
 
 // GCStatus is the garbage collection card (polled while a run is going).
 func (h *Handler) GCStatus(c *fiber.Ctx) error {
-	r, err := h.imagesRemote(c)
+	r, err := h.localImagesRemote(c)
 	if err != nil {
 		return err
 	}
@@ -241,7 +284,7 @@ func (h *Handler) GCStatus(c *fiber.Ctx) error {
 // continues when the browser leaves; its result is kept in the metadata
 // store, so every replica shows it.
 func (h *Handler) RunGC(c *fiber.Ctx) error {
-	r, err := h.imagesRemote(c)
+	r, err := h.localImagesRemote(c)
 	if err != nil {
 		return err
 	}

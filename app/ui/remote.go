@@ -88,9 +88,9 @@ func (h *Handler) Remote(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if h.isImages(r) {
+	if h.showsImages(c, r) {
 		p := views.RemoteProps{Chrome: h.chrome(c, r.Name, "remote:"+r.Name), Now: h.d.Now(), Remote: remoteInfo(r),
-			List: views.ListState{Remote: r.Name}}
+			List: views.ListState{Remote: r.Name}, Setup: setupProps(c, r)}
 		if p.Images, err = h.imagesProps(c, r); err != nil {
 			return err
 		}
@@ -101,6 +101,7 @@ func (h *Handler) Remote(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	p.Setup = setupProps(c, r)
 	return h.render(c, views.RemotePage(p), views.ArtifactsTable(p))
 }
 

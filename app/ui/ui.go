@@ -21,6 +21,7 @@ import (
 	"artifactapi/app/auth"
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
+	"artifactapi/app/images"
 	"artifactapi/app/metrics"
 	"artifactapi/db"
 	"artifactapi/static"
@@ -50,7 +51,10 @@ type Deps struct {
 	// Registry is the store of local docker repositories; nil hides their
 	// images (their screen then lists artifacts like any repository).
 	Registry Registry
-	Metrics  *metrics.Metrics // hit ratio; may be nil
+	// Mirror reads the images docker remotes cached; nil: their screen
+	// lists cached files like any remote.
+	Mirror  *images.Mirror
+	Metrics *metrics.Metrics // hit ratio; may be nil
 	// Backends describes each backend for the configuration screen.
 	Backends func(ctx context.Context) map[string]string
 	// AdminToken signs sessions and CSRF tokens, so that every replica
@@ -114,6 +118,9 @@ func (h *Handler) Mount(f fiber.Router) {
 	g.Get("/remotes/:remote/images/tags", h.need(auth.Read), h.ImageTags)
 	g.Delete("/remotes/:remote/images/tags", h.need(auth.Delete), h.DeleteTag)
 	g.Post("/remotes/:remote/images/tags/delete", h.need(auth.Delete), h.DeleteTag)
+	g.Get("/remotes/:remote/images/image", h.need(auth.Read), h.ImageDetail)
+	g.Post("/remotes/:remote/images/repo", h.need(auth.Delete), h.RepoAction)
+	g.Get("/remotes/:remote/setup", h.need(auth.Read), h.Setup)
 	// A collection spans every local docker repository: admin only.
 	g.Get("/remotes/:remote/gc", h.need(auth.Read), h.GCStatus)
 	g.Post("/remotes/:remote/gc", h.need(auth.Admin), h.RunGC)

@@ -32,6 +32,7 @@ func RunRegistry(t *testing.T, open func(t *testing.T) db.RegistryStore) {
 		{name: "browse_repositories", fn: testRegBrowseRepos},
 		{name: "browse_tags", fn: testRegBrowseTags},
 		{name: "browse_blobs_size", fn: testRegBlobsSize},
+		{name: "browse_manifests", fn: testRegListManifests},
 		{name: "gc_log", fn: testRegGCLog},
 	}
 	for _, tc := range tests {

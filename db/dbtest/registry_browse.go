@@ -155,6 +155,40 @@ func testRegBlobsSize(t *testing.T, s db.RegistryStore) {
 	}
 }
 
+func testRegListManifests(t *testing.T, s db.RegistryStore) {
+	m1, m2, m3 := browseFixture(t, s)
+	tests := []struct {
+		name, remote, repo string
+		want               []db.RegistryManifest
+	}{
+		{name: "tagged and untagged, by digest", remote: "r", repo: "a/app", want: sortByDigest(m1, m2)},
+		{name: "one", remote: "r", repo: "b/tool", want: []db.RegistryManifest{m3}},
+		{name: "unknown repository", remote: "r", repo: "c/none"},
+		{name: "another remote's repository of that name", remote: "other", repo: "b/tool"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListRegistryManifests(ctx(t), tc.remote, tc.repo)
+			if err != nil || len(got) != len(tc.want) {
+				t.Fatalf("got %d manifests, %v; want %d", len(got), err, len(tc.want))
+			}
+			for i, w := range tc.want {
+				g := got[i]
+				if g.Digest != w.Digest || g.MediaType != w.MediaType || string(g.Body) != string(w.Body) || !g.CreatedAt.Equal(w.CreatedAt) {
+					t.Errorf("manifest %d = %s %s %s; want %s %s %s", i, g.Digest, g.MediaType, g.CreatedAt, w.Digest, w.MediaType, w.CreatedAt)
+				}
+			}
+		})
+	}
+}
+
+func sortByDigest(ms ...db.RegistryManifest) []db.RegistryManifest {
+	if len(ms) == 2 && ms[0].Digest > ms[1].Digest {
+		ms[0], ms[1] = ms[1], ms[0]
+	}
+	return ms
+}
+
 func testRegGCLog(t *testing.T, s db.RegistryStore) {
 	if _, err := s.LastRegistryGC(ctx(t)); !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("no run yet: %v, want ErrNotFound", err)
