@@ -67,11 +67,13 @@ func TestHelmLint(t *testing.T) {
 }
 
 // TestRenders renders the chart with each values file and both Kustomize
-// overlays, and checks every object as a cluster enforcing the "restricted"
-// Pod Security profile, and an operator, would.
+// overlays, decodes every object strictly as its Kubernetes type (unknown
+// fields fail), and checks it as a cluster enforcing the "restricted" Pod
+// Security profile, and an operator, would.
 func TestRenders(t *testing.T) {
 	helm := tool(t, "helm", helmModule)
 	kustomize := tool(t, "kustomize", kustomizeModule)
+	kubevalidate := validator(t)
 	for _, r := range renders {
 		t.Run(r.name, func(t *testing.T) {
 			var out []byte
@@ -88,6 +90,7 @@ func TestRenders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Run("strict schema", func(t *testing.T) { validate(t, kubevalidate, out) })
 			objs := parseObjects(t, out)
 			checks := []struct {
 				name  string

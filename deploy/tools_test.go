@@ -48,6 +48,35 @@ func tool(t *testing.T, name, module string) string {
 	return filepath.Join(dir, name)
 }
 
+// validator builds testdata/kubevalidate (strict decoding against the
+// Kubernetes API types, a module of its own so client-go stays out of
+// go.mod) and returns its path.
+func validator(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "kubevalidate")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join("testdata", "kubevalidate")
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cannot build testdata/kubevalidate (the Go module proxy must be reachable): %v\n%s", err, out)
+	}
+	return bin
+}
+
+// validate runs the validator on a rendered stream; it fails the test on
+// any object the API server would reject for its shape.
+func validate(t *testing.T, bin string, rendered []byte) {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Stdin = bytes.NewReader(rendered)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rendered objects do not decode strictly as Kubernetes types: %v\n%s", err, out)
+	}
+}
+
 // run executes a renderer and returns its standard output; a non-zero exit
 // is returned as an error carrying standard error.
 func run(bin string, args ...string) ([]byte, error) {
