@@ -5,7 +5,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 TEMPL_VERSION := v0.3.1100
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: run build test test-go test-conformance test-e2e fuzz deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
+.PHONY: run build test test-go test-deploy test-conformance test-e2e fuzz deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
 
 ## run: the embedded default (SQLite + filesystem + in-process), sample remotes.yaml, :8000
 run:
@@ -43,6 +43,12 @@ test: deps lint check-generate fuzz test-go test-conformance test-e2e
 
 test-go:
 	scripts/with-services.sh go test -race -count=1 -timeout 40m ./...
+
+## test-deploy: helm lint, helm template (default, external-backends, minimal values) and kustomize build of
+## both overlays, every object checked (restricted Pod Security, probes, drain, spool, PDB, NetworkPolicy…);
+## part of test-go. helm and kustomize are built from the Go module proxy at pinned versions.
+test-deploy:
+	go test -count=1 ./deploy/
 
 ## fuzz: every Go fuzz target for FUZZTIME (seed corpora in testdata/fuzz/<FuzzName>/); a failure
 ## leaves its input in testdata/fuzz/<FuzzName>/: commit it with the fix.
