@@ -5,7 +5,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 TEMPL_VERSION := v0.3.1100
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: run build test test-go test-deploy test-conformance test-e2e fuzz deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
+.PHONY: run build test test-go test-conformance test-e2e fuzz deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
 
 ## run: the embedded default (SQLite + filesystem + in-process), sample remotes.yaml, :8000
 run:
@@ -47,6 +47,7 @@ test-go:
 ## test-deploy: helm lint, helm template (default, external-backends, minimal values) and kustomize build of
 ## both overlays, every object checked (restricted Pod Security, probes, drain, spool, PDB, NetworkPolicy…);
 ## part of test-go. helm and kustomize are built from the Go module proxy at pinned versions.
+.PHONY: test-deploy
 test-deploy:
 	go test -count=1 ./deploy/
 
