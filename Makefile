@@ -44,6 +44,13 @@ test: deps lint check-generate fuzz test-go test-conformance test-e2e
 test-go:
 	scripts/with-services.sh go test -race -count=1 -timeout 40m ./...
 
+## test-deploy: helm lint, helm template (default, external-backends, minimal values) and kustomize build of
+## both overlays, every object checked (restricted Pod Security, probes, drain, spool, PDB, NetworkPolicy…);
+## part of test-go. helm and kustomize are built from the Go module proxy at pinned versions.
+.PHONY: test-deploy
+test-deploy:
+	go test -count=1 ./deploy/
+
 ## fuzz: every Go fuzz target for FUZZTIME (seed corpora in testdata/fuzz/<FuzzName>/); a failure
 ## leaves its input in testdata/fuzz/<FuzzName>/: commit it with the fix.
 FUZZTIME ?= 30000x
