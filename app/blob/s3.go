@@ -289,7 +289,7 @@ func (s *S3) OpenVersion(ctx context.Context, key, version string, off, length i
 	default:
 		_ = opts.SetRange(off, off+length-1)
 	}
-	body, _, _, err := s.core.GetObject(ctx, s.bucket, key, opts)
+	body, oi, _, err := s.core.GetObject(ctx, s.bucket, key, opts)
 	if err != nil {
 		switch errorCode(err) {
 		case "InvalidRange":
@@ -301,8 +301,19 @@ func (s *S3) OpenVersion(ctx context.Context, key, version string, off, length i
 		}
 		return nil, s.wrap("open", key, err)
 	}
-	return body, nil
+	return &s3Body{ReadCloser: body, size: oi.Size}, nil
 }
+
+// s3Body is an object's body with the length S3 announced for it (the
+// object's size for a whole-object read): the hot tier checks a copy
+// against it.
+type s3Body struct {
+	io.ReadCloser
+	size int64
+}
+
+// Size returns the announced length.
+func (b *s3Body) Size() int64 { return b.size }
 
 // emptyAt returns an empty reader if key exists and off is within it.
 func (s *S3) emptyAt(ctx context.Context, key, version string, off int64) (io.ReadCloser, error) {
