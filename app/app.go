@@ -131,10 +131,16 @@ func (a *App) openBackends(ctx context.Context, e config.Env) error {
 		a.log.Info("metadata: " + a.Meta.Describe() + " (set DBHOST or DATABASE_URL for PostgreSQL)")
 	}
 	if e.MinIOEndpoint != "" {
-		a.Blobs, err = blob.NewS3(ctx, blob.S3Config{Endpoint: e.MinIOEndpoint, AccessKey: e.MinIOAccessKey,
+		s3, err := blob.NewS3(ctx, blob.S3Config{Endpoint: e.MinIOEndpoint, AccessKey: e.MinIOAccessKey,
 			SecretKey: e.MinIOSecretKey, Bucket: e.MinIOBucket, Secure: e.MinIOSecure, Region: e.MinIORegion})
 		if err != nil {
 			return fmt.Errorf("blobs: %w", err)
+		}
+		a.Blobs = s3
+		if e.HotCacheSize > 0 {
+			if a.Blobs, err = a.hotTier(s3, e); err != nil {
+				return err
+			}
 		}
 		a.log.Info("blobs: " + a.Blobs.Describe())
 	} else {
@@ -158,7 +164,24 @@ func (a *App) openBackends(ctx context.Context, e config.Env) error {
 	return nil
 }
 
+// hotTier puts a hot tier (local disk copies of recently served objects)
+// in front of the S3 store.
+func (a *App) hotTier(s3 *blob.S3, e config.Env) (*blob.Hot, error) {
+	hot, err := blob.NewHot(s3, blob.HotConfig{Dir: e.HotCacheDir, Size: e.HotCacheSize, Log: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("blobs: %w", err)
+	}
+	a.Metrics.RegisterHotTier(func() metrics.HotTierStats {
+		s := hot.Stats()
+		return metrics.HotTierStats{Hits: s.Hits, Misses: s.Misses, Evictions: s.Evictions, Bytes: s.Bytes}
+	})
+	return hot, nil
+}
+
 func (a *App) closeBackends() {
+	if h, ok := a.Blobs.(*blob.Hot); ok {
+		h.Close() // copies still being taken into the tier
+	}
 	if a.Coord != nil {
 		a.Coord.Close()
 	}

@@ -11,3 +11,6 @@ func NewS3Unchecked(cfg S3Config) *S3 {
 	}
 	return s
 }
+
+// HotPath is the data file of the hot tier's copy of key at version.
+func HotPath(h *Hot, key, version string) string { return h.dataPath(hotName(key, version)) }

@@ -128,7 +128,8 @@ type Engine struct {
 	// notices are invalidations not yet published (retried until they are).
 	noticeMu sync.Mutex
 	notices  map[string]struct{}
-	disk     diskState // the last "no space left" of the spool (disk.go)
+	own      map[string]int // notices this replica published, not yet seen back (tier.go)
+	disk     diskState      // the last "no space left" of the spool (disk.go)
 }
 
 // New builds an Engine, clears leftovers of a previous process from the spool
@@ -157,7 +158,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		return nil, fmt.Errorf("cache: create spool %s: %w", o.SpoolDir, err)
 	}
 	e := &Engine{o: o, inflight: map[string]*fill{}, stop: make(chan struct{}), subDone: make(chan struct{}),
-		notices: map[string]struct{}{}}
+		notices: map[string]struct{}{}, own: map[string]int{}}
 	e.memo = newMemo(20000, 30*time.Second, o.Now)
 	e.memo.onTrust = func(ok bool) {
 		if ok {
@@ -209,9 +210,11 @@ type Result struct {
 	Upstream *upstream.Response
 	open     func(ctx context.Context, off, length int64) (io.ReadCloser, error)
 	release  func()
-	// blobs is where a cache hit's body is read (Artifact.StorageKey);
-	// other results read through open.
-	blobs blob.Store
+	// stored marks a cache hit, whose body is the stored object named by
+	// Artifact (StorageKey, BlobVersion); other results read through open.
+	stored bool
+	// remembered: the hit's metadata came from the memo (tier.go).
+	remembered bool
 	// fill is the download a streaming result reads; engine waits on it.
 	fill   *fill
 	engine *Engine
@@ -222,9 +225,8 @@ type Result struct {
 // with: one that vanished returns blob.ErrNotFound, one replaced under the
 // same key blob.ErrVersionMismatch (Engine.Serve recovers from both).
 func (r *Result) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
-	if r.blobs != nil {
-		rc, err := r.blobs.OpenVersion(ctx, r.Artifact.StorageKey, r.Artifact.BlobVersion, off, length)
-		return rc, blobErr(err)
+	if r.stored {
+		return r.engine.openStored(ctx, r.Artifact, r.remembered, off, length)
 	}
 	if r.open == nil {
 		return nil, errors.New("cache: result has no body")
@@ -276,24 +278,30 @@ func (e *Engine) expiry(r *config.Remote, kind string) time.Time {
 
 // lookup reads metadata through the in-process memo.
 func (e *Engine) lookup(ctx context.Context, remote, p string) (db.Artifact, error) {
+	a, _, err := e.lookupFrom(ctx, remote, p)
+	return a, err
+}
+
+// lookupFrom is lookup that also reports whether the entry came from the memo.
+func (e *Engine) lookupFrom(ctx context.Context, remote, p string) (a db.Artifact, remembered bool, err error) {
 	if a, ok := e.memo.get(remote, p); ok {
-		return a, nil
+		return a, true, nil
 	}
 	gen := e.memo.generation()
-	a, err := e.o.Meta.GetArtifact(ctx, remote, p)
+	a, err = e.o.Meta.GetArtifact(ctx, remote, p)
 	if err != nil {
-		return a, err
+		return a, false, err
 	}
 	e.memo.putAt(mkey(remote, p), a, gen)
-	return a, nil
+	return a, false, nil
 }
 
 // Get answers req from the cache or the upstream.
 func (e *Engine) Get(ctx context.Context, req Request) (*Result, error) {
-	a, err := e.lookup(ctx, req.Remote.Name, req.Path)
+	a, remembered, err := e.lookupFrom(ctx, req.Remote.Name, req.Path)
 	if req.Origin == nil { // a local repository: nothing to fetch
 		if err == nil {
-			return e.hit(a, false), nil
+			return e.hitFrom(a, remembered), nil
 		}
 		if errors.Is(err, db.ErrNotFound) {
 			return nil, &Error{Status: http.StatusNotFound, Msg: "not found"}
@@ -308,7 +316,7 @@ func (e *Engine) Get(ctx context.Context, req Request) (*Result, error) {
 			return e.fetch(ctx, req, nil)
 		}
 		if e.fresh(a) {
-			return e.hit(a, false), nil
+			return e.hitFrom(a, remembered), nil
 		}
 		if err := prepare(req.Origin); err != nil {
 			return nil, err
@@ -347,10 +355,18 @@ func prepare(o Origin) error {
 	return nil
 }
 
-// hit serves a committed artifact.
+// hit serves a committed artifact whose metadata was read from the
+// metadata store.
 func (e *Engine) hit(a db.Artifact, stale bool) *Result {
 	e.hits.add(a.Remote, a.Path, e.o.Now())
-	return &Result{Source: "cache", Stale: stale, Artifact: a, SizeKnown: true, blobs: e.o.Blobs}
+	return &Result{Source: "cache", Stale: stale, Artifact: a, SizeKnown: true, stored: true, engine: e}
+}
+
+// hitFrom is hit of a fresh entry that may come from the memo.
+func (e *Engine) hitFrom(a db.Artifact, remembered bool) *Result {
+	r := e.hit(a, false)
+	r.remembered = remembered
+	return r
 }
 
 // Forget drops metadata whose blob has vanished, so the next Get refetches it.

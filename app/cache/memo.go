@@ -137,6 +137,7 @@ func (e *Engine) invalidate(ctx context.Context, remote, p string) {
 }
 
 func (e *Engine) sendNotice(ctx context.Context, k string) {
+	e.sentNotice(k)
 	if err := e.o.Coord.Publish(ctx, invalidateTopic, k); err != nil {
 		e.coordFailed("publish invalidation (queued for retry)", err)
 		e.noticeMu.Lock()
@@ -239,6 +240,9 @@ func (e *Engine) followInvalidations(id string) {
 				e.memo.clear()
 			default:
 				e.memo.del(k)
+				if !e.ownNotice(k) {
+					e.dropLocal(k)
+				}
 			}
 		case <-tick.C:
 			if sent > seen || time.Since(lastSeen) > 3*probeEvery {

@@ -14,16 +14,16 @@ import (
 // checksum). At most max bytes are read; a larger body is an error. It
 // returns db.ErrNotFound when nothing is cached under p.
 func (e *Engine) Stored(ctx context.Context, remote, p string, max int64) ([]byte, db.Artifact, error) {
-	a, err := e.lookup(ctx, remote, p)
+	a, remembered, err := e.lookupFrom(ctx, remote, p)
 	if err != nil {
 		return nil, a, err
 	}
 	if a.Size > max {
 		return nil, a, fmt.Errorf("cache: %s/%s: %d bytes, more than %d", remote, p, a.Size, max)
 	}
-	rc, err := e.o.Blobs.OpenVersion(ctx, a.StorageKey, a.BlobVersion, 0, -1)
+	rc, err := e.openStored(ctx, a, remembered, 0, -1)
 	if err != nil {
-		return nil, a, blobErr(err)
+		return nil, a, err
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, max+1))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -38,6 +39,8 @@ var EnvVars = []EnvVar{
 	{Name: "MINIO_BUCKET", Default: "artifacts", Help: "S3 bucket (created when missing)"},
 	{Name: "MINIO_SECURE", Default: "false", Help: "use HTTPS for S3"},
 	{Name: "MINIO_REGION", Help: "S3 region"},
+	{Name: "HOT_CACHE_DIR", Default: "$DATA_DIR/hot", Help: "with S3 blobs: this replica's local disk copies of recently served artifacts (served with sendfile; never an artifact the metadata no longer names); kept across restarts"},
+	{Name: "HOT_CACHE_SIZE", Default: "4GiB", Help: "with S3 blobs: most bytes HOT_CACHE_DIR holds, least recently used evicted first (0: no hot tier)"},
 	{Name: "ADMIN_TOKEN", Help: "admin credential (Bearer, or Basic with any user); when unset, a random one is generated for the run and printed once in the startup log", Secret: true},
 	{Name: "LOG_FORMAT", Default: "text", Help: "text or json"},
 	{Name: "LOG_LEVEL", Default: "info", Help: "debug, info, warn or error"},
@@ -78,6 +81,9 @@ type Env struct {
 	MinIOBucket    string
 	MinIOSecure    bool
 	MinIORegion    string
+
+	HotCacheDir  string // HOT_CACHE_DIR
+	HotCacheSize int64  // HOT_CACHE_SIZE; 0: no hot tier
 
 	AdminToken          string
 	AdminTokenGenerated bool
@@ -153,6 +159,14 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		probs = append(probs, fmt.Sprintf("MINIO_SECURE: %q is not true/false", secure))
 	}
 	e.MinIOSecure = b
+	e.HotCacheDir = get("HOT_CACHE_DIR", filepath.Join(e.DataDir, "hot"))
+	if v := get("HOT_CACHE_SIZE", "4GiB"); v != "0" {
+		n, err := ParseSize(v)
+		if err != nil || n < 0 {
+			probs = append(probs, fmt.Sprintf("HOT_CACHE_SIZE: %q is not a size like 4GiB (0: off)", v))
+		}
+		e.HotCacheSize = n
+	}
 	e.AdminToken = getenv("ADMIN_TOKEN")
 	e.LogFormat = get("LOG_FORMAT", "text")
 	if e.LogFormat != "text" && e.LogFormat != "json" {
@@ -326,6 +340,7 @@ func (c *Config) Redacted(backends map[string]string) map[string]any {
 	env := map[string]any{
 		"listen_addr": e.ListenAddr, "advertise_url": e.AdvertiseURL, "remotes_config": e.RemotesPath, "data_dir": e.DataDir,
 		"minio_bucket": e.MinIOBucket, "minio_endpoint": e.MinIOEndpoint, "minio_secure": e.MinIOSecure,
+		"hot_cache_dir": e.HotCacheDir, "hot_cache_size": e.HotCacheSize,
 		"log_format": e.LogFormat, "upstream_connect_timeout": e.ConnectTimeout.String(),
 		"upstream_header_timeout": e.HeaderTimeout.String(), "upstream_idle_timeout": e.IdleTimeout.String(),
 		"shutdown_timeout": e.ShutdownTimeout.String(), "max_upload_size": e.MaxUploadSize, "disk_min_free": e.DiskMinFree, "job_concurrency": e.JobConcurrency, "max_concurrent_fills": e.MaxFills, "job_retention": e.JobRetention.String(),

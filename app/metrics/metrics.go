@@ -104,3 +104,27 @@ func (m *Metrics) Served(remote, source string, status int, bytes int64) {
 		s.bytes.Add(float64(bytes))
 	}
 }
+
+// HotTierStats are the counters of a hot tier (blob.Hot), read at scrape time.
+type HotTierStats struct {
+	Hits, Misses, Evictions, Bytes int64
+}
+
+// RegisterHotTier exports a hot tier's counters: artifactapi_hot_tier_hits_total,
+// _misses_total, _evictions_total and artifactapi_hot_tier_bytes.
+func (m *Metrics) RegisterHotTier(stats func() HotTierStats) {
+	counter := func(name, help string, v func(HotTierStats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(stats())) })
+	}
+	m.Registry.MustRegister(
+		counter("artifactapi_hot_tier_hits_total", "Cache hits served from this replica's hot tier (local disk) instead of the blob store.",
+			func(s HotTierStats) int64 { return s.Hits }),
+		counter("artifactapi_hot_tier_misses_total", "Cache hits read from the blob store because the hot tier held no copy of that object version.",
+			func(s HotTierStats) int64 { return s.Misses }),
+		counter("artifactapi_hot_tier_evictions_total", "Copies removed from the hot tier, least recently used first, to stay under HOT_CACHE_SIZE.",
+			func(s HotTierStats) int64 { return s.Evictions }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "artifactapi_hot_tier_bytes",
+			Help: "Bytes the hot tier holds, copies being written included (at most HOT_CACHE_SIZE)."},
+			func() float64 { return float64(stats().Bytes) }),
+	)
+}
