@@ -162,8 +162,8 @@ func (h *Hot) OpenLocal(key, version string, off, length int64) (io.ReadCloser, 
 	return &limitedFile{lr: io.LimitedReader{R: f, N: length}, f: f}, true
 }
 
-// OpenThrough reads key at version from the store behind. A whole-object
-// read is copied into the tier on the way: the copy is kept only if the
+// OpenThrough reads key at version from the store behind. A read of the
+// whole object (from 0, to the end or for its size) is copied into the tier on the way: the copy is kept only if the
 // stream ends at the object's size and, when sum (hex sha256) is set, with
 // that digest.
 func (h *Hot) OpenThrough(ctx context.Context, key, version, sum string, off, length int64) (io.ReadCloser, error) {
@@ -172,10 +172,10 @@ func (h *Hot) OpenThrough(ctx context.Context, key, version, sum string, off, le
 		return rc, err
 	}
 	h.misses.Add(1)
-	if off != 0 || length >= 0 {
+	if off != 0 {
 		return rc, nil
 	}
-	if t := h.startTee(rc, key, version, sum); t != nil {
+	if t := h.startTee(rc, key, version, sum, length); t != nil {
 		return t, nil
 	}
 	return rc, nil

@@ -24,7 +24,8 @@ type hotTee struct {
 	stale                 bool // the key was written or deleted meanwhile (guarded by h.idx.mu)
 }
 
-// sizer is implemented by a body from Open that knows the object's size (S3).
+// sizer is implemented by a body from Open that knows its object's whole
+// size, whatever range it reads (S3).
 type sizer interface{ Size() int64 }
 
 // bodySize returns the length of a whole-object body, when it is known.
@@ -40,12 +41,13 @@ func bodySize(rc io.ReadCloser) (int64, bool) {
 	return 0, false
 }
 
-// startTee wraps rc in a tee, or returns nil when the object is not to be
-// copied: its size is unknown or zero, it cannot fit, or another reader is
-// copying it already.
-func (h *Hot) startTee(rc io.ReadCloser, key, version, sum string) *hotTee {
+// startTee wraps rc, a read from offset 0 of length bytes (< 0: to the
+// end), in a tee, or returns nil when the object is not to be copied: the
+// read is not the whole object, its size is unknown or zero, it cannot fit,
+// or another reader is copying it already.
+func (h *Hot) startTee(rc io.ReadCloser, key, version, sum string, length int64) *hotTee {
 	size, ok := bodySize(rc)
-	if !ok || size <= 0 || size > h.max {
+	if !ok || size <= 0 || size > h.max || (length >= 0 && length < size) {
 		return nil
 	}
 	t := &hotTee{h: h, rc: rc, id: key + "\x00" + version, key: key, version: version, sum: sum, size: size, hash: sha256.New()}

@@ -269,3 +269,39 @@ func TestHotS3Conformance(t *testing.T) {
 		return newHot(t, newS3(t, newS3Env(t).config()), filepath.Join(t.TempDir(), "hot"), 64<<20)
 	})
 }
+
+// TestHotPartialReadNotTaken: a read of the first bytes only, or of the
+// whole object by its length, through S3: only the whole one becomes a copy.
+func TestHotPartialReadNotTaken(t *testing.T) {
+	h := newHot(t, newS3(t, newS3Env(t).config()), filepath.Join(t.TempDir(), "hot"), 64<<20)
+	data := randBytes(9, 300<<10)
+	v := putObj(t, h, "p/obj.bin", data)
+	for _, tc := range []struct {
+		name   string
+		length int64
+		held   bool
+	}{
+		{"first bytes", 1000, false},
+		{"all but the last byte", int64(len(data)) - 1, false},
+		{"whole, by its length", int64(len(data)), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, err := h.OpenVersion(t.Context(), "p/obj.bin", v, 0, tc.length)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			h.Close()
+			if err != nil || !bytes.Equal(got, data[:tc.length]) {
+				t.Fatalf("read %d bytes, %v", len(got), err)
+			}
+			if h.Holds("p/obj.bin", v) != tc.held {
+				t.Fatalf("Holds = %v, want %v", !tc.held, tc.held)
+			}
+		})
+	}
+	if got := readObj(t, h, "p/obj.bin", v); !bytes.Equal(got, data) {
+		t.Fatal("the copy holds other bytes")
+	}
+}

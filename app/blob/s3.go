@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -289,7 +290,7 @@ func (s *S3) OpenVersion(ctx context.Context, key, version string, off, length i
 	default:
 		_ = opts.SetRange(off, off+length-1)
 	}
-	body, oi, _, err := s.core.GetObject(ctx, s.bucket, key, opts)
+	body, oi, hdr, err := s.core.GetObject(ctx, s.bucket, key, opts)
 	if err != nil {
 		switch errorCode(err) {
 		case "InvalidRange":
@@ -301,19 +302,39 @@ func (s *S3) OpenVersion(ctx context.Context, key, version string, off, length i
 		}
 		return nil, s.wrap("open", key, err)
 	}
-	return &s3Body{ReadCloser: body, size: oi.Size}, nil
+	size := oi.Size // a whole-object read: its length
+	if off != 0 || length >= 0 {
+		size = rangeTotal(hdr.Get("Content-Range"))
+	}
+	if size < 0 {
+		return body, nil
+	}
+	return &s3Body{ReadCloser: body, size: size}, nil
 }
 
-// s3Body is an object's body with the length S3 announced for it (the
-// object's size for a whole-object read): the hot tier checks a copy
-// against it.
+// s3Body is a body of an object whose size is known: the hot tier takes a
+// copy of a read from offset 0 only when it is the whole object.
 type s3Body struct {
 	io.ReadCloser
 	size int64
 }
 
-// Size returns the announced length.
+// Size returns the object's size (not the length of the range read).
 func (b *s3Body) Size() int64 { return b.size }
+
+// rangeTotal returns the complete length in a Content-Range header
+// ("bytes 0-99/1000" → 1000), or -1.
+func rangeTotal(cr string) int64 {
+	_, total, ok := strings.Cut(cr, "/")
+	if !ok {
+		return -1
+	}
+	n, err := strconv.ParseInt(total, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
 
 // emptyAt returns an empty reader if key exists and off is within it.
 func (s *S3) emptyAt(ctx context.Context, key, version string, off int64) (io.ReadCloser, error) {
