@@ -15,6 +15,9 @@
 #      byte for the first client and for a client that joins 1 s later
 #   4. peak RSS of artifactapi while 16 clients each download a different
 #      cold 1 GiB file (VmHWM, plus VmRSS sampled every 100 ms)
+#   5. production only: phases 1 and 2 again on a second instance with the
+#      hot tier off (HOT_CACHE_SIZE=0), so warm hits read from MinIO, beside
+#      the default instance whose warm hits come from its hot tier
 # and prints a table, also written to bench/out/results.md.
 #
 # Knobs (environment): BENCH_BACKENDS ("embedded production"),
@@ -533,6 +536,18 @@ if [[ " $BACKENDS " == *" production "* ]]; then
     health=$(curl -s "$APP_URL/health")
     grep -q '"backend":"s3' <<<"$health" || die "production: the app is not on S3: $health"
     run_backend production
+    # The same database and bucket (everything is warm in MinIO), no hot tier.
+    COLS+=(production-nohot)
+    start_app production-nohot DBHOST=127.0.0.1 DBPORT=5432 DBUSER=postgres DBNAME="$DB_NAME" DBSSLMODE=disable \
+      REDIS_URL=redis://127.0.0.1:6379 REDIS_PREFIX="$REDIS_PREFIX" \
+      MINIO_ENDPOINT="$TEST_MINIO_ENDPOINT" MINIO_ACCESS_KEY="$TEST_MINIO_ACCESS_KEY" \
+      MINIO_SECRET_KEY="$TEST_MINIO_SECRET_KEY" MINIO_BUCKET="$BUCKET" MINIO_SECURE=false HOT_CACHE_SIZE=0
+    for _ in $(seq "$ROUNDS"); do warm4k_app production-nohot; done
+    if [ "$QUICK" != 1 ]; then
+      prime_big production-nohot "$APP_URL/api/bench/big/warm.bin" app
+      for _ in $(seq "$BIG_RUNS"); do bench_warmbig production-nohot "$APP_URL/api/bench/big/warm.bin"; done
+    fi
+    stop_pid "$APP_PID"
   fi
 fi
 
@@ -544,7 +559,8 @@ head_cols() {
     case $c in
       nginx) printf ' nginx proxy_cache |' ;;
       embedded) printf ' artifactapi, embedded (SQLite + FS) |' ;;
-      production) printf ' artifactapi, PostgreSQL + Redis + MinIO |' ;;
+      production) printf ' artifactapi, PostgreSQL + Redis + MinIO (hot tier on, the default) |' ;;
+      production-nohot) printf ' artifactapi, PostgreSQL + Redis + MinIO, hot tier off |' ;;
     esac
   done
 }
@@ -600,10 +616,16 @@ REPORT="$OUT_DIR/results.md"
     verdict "embedded warm 4 KiB req/s ≥ nginx ($(get_r warm4k_rps embedded) vs $(get_r warm4k_rps nginx))" "$(ge "$(get_r warm4k_rps embedded)" "$(get_r warm4k_rps nginx)")"
     [ "$QUICK" = 1 ] || verdict "embedded warm $BIG MB/s ≥ nginx ($(get_r warmbig_mbps embedded) vs $(get_r warmbig_mbps nginx))" "$(ge "$(get_r warmbig_mbps embedded)" "$(get_r warmbig_mbps nginx)")"
   fi
+  if [[ " ${COLS[*]} " == *" embedded "* && " ${COLS[*]} " == *" production "* ]]; then
+    verdict "production warm 4 KiB req/s ≥ 0.9 × embedded with the hot tier on ($(get_r warm4k_rps production) vs $(get_r warm4k_rps embedded): $(ratio "$(get_r warm4k_rps production)" "$(get_r warm4k_rps embedded)")×; hot tier off $(get_r warm4k_rps production-nohot))" \
+      "$(ge "$(ratio "$(get_r warm4k_rps production)" "$(get_r warm4k_rps embedded)")" 0.9)"
+    [ "$QUICK" = 1 ] || verdict "production warm $BIG MB/s ≥ 0.9 × embedded with the hot tier on ($(get_r warmbig_mbps production) vs $(get_r warmbig_mbps embedded): $(ratio "$(get_r warmbig_mbps production)" "$(get_r warmbig_mbps embedded)")×; hot tier off $(get_r warmbig_mbps production-nohot) MB/s)" \
+      "$(ge "$(ratio "$(get_r warmbig_mbps production)" "$(get_r warmbig_mbps embedded)")" 0.9)"
+  fi
   for c in "${COLS[@]}"; do
     [ "$c" = nginx ] && continue
     verdict "$c authenticated warm 4 KiB rate ≥ 0.9 × anonymous ($(get_r warm4k_auth_rps "$c") vs $(get_r warm4k_rps "$c") req/s: $(get_r warm4k_ratio "$c")×)" "$(ge "$(get_r warm4k_ratio "$c")" 0.9)"
-    [ "$QUICK" = 1 ] && continue
+    [ "$QUICK" = 1 ] || [ "$c" = production-nohot ] && continue
     verdict "$c joiner TTFB < 0.5 s ($(get_r cold_ttfb2 "$c") s)" "$(lt "$(get_r cold_ttfb2 "$c")" 0.5)"
     verdict "$c peak RSS < 150 MiB ($(get_r rss_hwm "$c") MiB)" "$(lt "$(get_r rss_hwm "$c")" 150)"
   done
