@@ -97,7 +97,8 @@ func (h *Hot) Stats() HotStats {
 // Holds reports whether a verified copy of key at version is held.
 func (h *Hot) Holds(key, version string) bool { return h.idx.peek(key, version) != nil }
 
-// Close waits for copies still being taken into the tier.
+// Close waits for the copies still being taken into the tier (finished
+// reads hand them to the background). The tier stays usable.
 func (h *Hot) Close() { h.wg.Wait() }
 
 // Put implements Store.

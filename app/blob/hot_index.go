@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"cmp"
 	"container/list"
 	"crypto/sha256"
 	"encoding/hex"
@@ -360,7 +361,7 @@ func (h *Hot) rebuild() error {
 	if err != nil {
 		return fmt.Errorf("blob: hot tier: read %s: %w", objects, err)
 	}
-	slices.SortFunc(found, func(a, b *hotEntry) int { return int(a.Adopted - b.Adopted) })
+	slices.SortFunc(found, func(a, b *hotEntry) int { return cmp.Compare(a.Adopted, b.Adopted) })
 	for _, e := range found {
 		h.idx.reserved += e.Size
 		h.idx.commit(e, nil)
