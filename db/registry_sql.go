@@ -32,8 +32,11 @@ func (p *Postgres) Registry() RegistryStore {
 }
 
 // q numbers the placeholders for PostgreSQL.
-func (s *registrySQL) q(query string) string {
-	if !s.pg {
+func (s *registrySQL) q(query string) string { return numbered(query, s.pg) }
+
+// numbered turns the "?" placeholders of query into $1, $2… when pg is set.
+func numbered(query string, pg bool) string {
+	if !pg {
 		return query
 	}
 	var b strings.Builder

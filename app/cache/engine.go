@@ -345,7 +345,7 @@ func (e *Engine) Get(ctx context.Context, req Request) (*Result, error) {
 // redirect policy. u may be nil and set later (once the path is checked).
 func OriginFor(c *upstream.Client, r *config.Remote, u *url.URL) upstream.Origin {
 	return upstream.Origin{Client: c, URL: u, Auth: upstream.CredentialsFor(r.Username, r.Password, r.BaseURLParsed()),
-		AllowPrivateRedirects: r.AllowPrivateRedirects}
+		AllowPrivateRedirects: r.AllowPrivateRedirects, Remote: r.Name}
 }
 
 func prepare(o Origin) error {

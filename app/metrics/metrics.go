@@ -28,6 +28,11 @@ type Metrics struct {
 	MetadataTrusted   prometheus.Gauge
 	FillsRefused      prometheus.Counter
 	Rewrites          *prometheus.CounterVec // result: computed, memoised
+	// UpstreamRequests counts upstream exchanges by remote and outcome
+	// ("ok", "http_4xx", or the failure kind); UpstreamLatency is their
+	// time to response headers.
+	UpstreamRequests *prometheus.CounterVec   // remote, outcome
+	UpstreamLatency  *prometheus.HistogramVec // remote
 
 	served sync.Map // servedKey → *servedSeries
 }
@@ -66,10 +71,16 @@ func New() *Metrics {
 			Help: "Package metadata documents rewritten for a client: computed, or taken from memory (same bytes, same rewrite)."}, []string{"result"}),
 		FillsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "artifactapi_fills_refused_total",
 			Help: "Downloads refused with 503 because MAX_CONCURRENT_FILLS were running."}),
+		UpstreamRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "artifactapi_upstream_requests_total",
+			Help: "Upstream requests (fills, revalidations, registry manifest and tag requests, connection tests) by remote and outcome: ok, http_4xx (an answer: the upstream is there), or the failure kind (dns, refused, timeout, tls, reset, network, http_5xx, rate_limited, auth, body_broken, policy, error)."},
+			[]string{"remote", "outcome"}),
+		UpstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "artifactapi_upstream_latency_seconds",
+			Help:    "Time from an upstream request to its response headers, by remote.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"remote"}),
 	}
 	r.MustRegister(m.Requests, m.BytesServed, m.UpstreamFetch, m.UpstreamBytes, m.DownloadsInFlight,
 		m.Coalesced, m.StaleServes, m.Errors, m.Evictions, m.CoordFailures,
-		m.PendingNotices, m.MetadataTrusted, m.FillsRefused, m.Rewrites,
+		m.PendingNotices, m.MetadataTrusted, m.FillsRefused, m.Rewrites, m.UpstreamRequests, m.UpstreamLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

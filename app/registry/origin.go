@@ -33,6 +33,7 @@ type origin struct {
 	scope    string // expected Bearer scope: "repository:<name>:pull"
 	accept   string // Accept header sent upstream, "" for none
 	private  bool   // the remote's allow_private_redirects
+	remote   string // the remote's name, for upstream health
 }
 
 func newOrigin(cl *upstream.Client, r *config.Remote, name, p, rawQuery, accept string) (*origin, error) {
@@ -49,7 +50,7 @@ func newOrigin(cl *upstream.Client, r *config.Remote, name, p, rawQuery, accept 
 		return nil, err
 	}
 	return &origin{client: cl, url: u, auth: upstream.CredentialsFor(r.Username, r.Password, base), tokenKey: r.Name,
-		scope: "repository:" + name + ":pull", accept: accept, private: r.AllowPrivateRedirects}, nil
+		scope: "repository:" + name + ":pull", accept: accept, private: r.AllowPrivateRedirects, remote: r.Name}, nil
 }
 
 // Fetch issues method with the extra headers h.
@@ -62,7 +63,7 @@ func (o *origin) Fetch(ctx context.Context, method string, h http.Header) (*upst
 		hdr.Set("Accept", o.accept)
 	}
 	return o.client.Do(ctx, upstream.Request{Method: method, URL: o.url, Header: hdr, Auth: o.auth, TokenKey: o.tokenKey,
-		TokenScope: o.scope, AllowPrivateRedirects: o.private})
+		TokenScope: o.scope, AllowPrivateRedirects: o.private, Remote: o.remote})
 }
 
 // manifestOrigin fetches a manifest. A GET body is read whole (bounded by

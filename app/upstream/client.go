@@ -71,6 +71,10 @@ type Request struct {
 	// private, link-local, CGNAT and metadata addresses. Without it only
 	// URL's own host:port may be such an address (the remote named it).
 	AllowPrivateRedirects bool
+	// Remote names the remote the request is made for: its outcome is
+	// reported to the Client's Observer ("" for requests of no remote,
+	// e.g. between replicas: not observed).
+	Remote string
 
 	// remote is set on a token request: the request whose challenge named
 	// the realm. Its host:port, not the realm's, is the one the remote named.
@@ -89,10 +93,11 @@ type Response struct {
 
 // Client performs upstream requests. It is safe for concurrent use.
 type Client struct {
-	hc     *http.Client
-	idle   time.Duration
-	tokens *tokenCache
-	ua     string
+	hc       *http.Client
+	idle     time.Duration
+	tokens   *tokenCache
+	ua       string
+	observer Observer
 }
 
 // Options configure a Client.
@@ -104,6 +109,9 @@ type Options struct {
 	Blocked func(netip.Addr) string
 	// TLS configures connections to upstreams (e.g. a private root CA).
 	TLS *tls.Config
+	// Observe, when set, receives the outcome of every request made for a
+	// remote (Request.Remote), for upstream health.
+	Observe Observer
 }
 
 // New builds a Client with the given timeouts and the default address policy.
@@ -135,7 +143,7 @@ func NewWithOptions(o Options) *Client {
 			ForceAttemptHTTP2:  true,
 		}
 	}
-	c := &Client{idle: t.Idle, tokens: newTokenCache(), ua: o.UserAgent}
+	c := &Client{idle: t.Idle, tokens: newTokenCache(), ua: o.UserAgent, observer: o.Observe}
 	c.hc = &http.Client{
 		// Two pools: a connection dialled unchecked for the host a remote
 		// named is never reused for a hop that must be checked.
@@ -186,8 +194,10 @@ type reqAuth struct {
 
 // Do performs the request. A NetworkError is returned when the upstream is
 // unreachable; any HTTP status (including 4xx/5xx) is a Response.
-func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
-	resp, err := c.do(ctx, r, "")
+func (c *Client) Do(ctx context.Context, r Request) (resp *Response, err error) {
+	start := time.Now()
+	defer func() { c.observe(r, start, resp, err) }()
+	resp, err = c.do(ctx, r, "")
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +276,7 @@ func (c *Client) do(ctx context.Context, r Request, bearer string) (*Response, e
 		return nil, &NetworkError{Op: method + " " + hostOnly(r.URL), Err: scrubURLError(err)}
 	}
 	body := newIdleBody(resp.Body, c.idle, cancel)
+	body.onErr = c.observeBody(r)
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, ContentLength: resp.ContentLength, Body: body, FinalURL: resp.Request.URL}, nil
 }
 
@@ -294,6 +305,9 @@ type idleBody struct {
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	fired  bool
+	// onErr, when set, is told once that the body broke (upstream health).
+	onErr    func(error)
+	reported bool
 }
 
 func newIdleBody(rc io.ReadCloser, idle time.Duration, cancel context.CancelFunc) *idleBody {
@@ -316,15 +330,27 @@ func (b *idleBody) Read(p []byte) (int, error) {
 	}
 	if err != nil && err != io.EOF {
 		b.mu.Lock()
-		fired := b.fired
+		fired, report := b.fired, b.onErr != nil && !b.reported
+		b.reported = true
 		b.mu.Unlock()
 		if fired {
-			return n, &NetworkError{Op: "read body", Err: fmt.Errorf("no data for %s", b.idle)}
+			err = &stallError{idle: b.idle}
 		}
-		return n, &NetworkError{Op: "read body", Err: err}
+		err = &NetworkError{Op: "read body", Err: err}
+		if report {
+			b.onErr(err)
+		}
+		return n, err
 	}
 	return n, err
 }
+
+// stallError is a body that sent nothing for the idle timeout.
+type stallError struct{ idle time.Duration }
+
+func (e *stallError) Error() string   { return fmt.Sprintf("no data for %s", e.idle) }
+func (e *stallError) Timeout() bool   { return true }
+func (e *stallError) Temporary() bool { return true }
 
 func (b *idleBody) Close() error {
 	if b.timer != nil {

@@ -14,11 +14,13 @@ type Origin struct {
 	Auth   *Credentials
 	// AllowPrivateRedirects: see Request.
 	AllowPrivateRedirects bool
+	// Remote names the remote, for upstream health (see Request.Remote).
+	Remote string
 }
 
 // Fetch issues method with extra headers.
 func (o *Origin) Fetch(ctx context.Context, method string, h http.Header) (*Response, error) {
-	return o.Client.Do(ctx, Request{Method: method, URL: o.URL, Header: h, Auth: o.Auth, AllowPrivateRedirects: o.AllowPrivateRedirects})
+	return o.Client.Do(ctx, Request{Method: method, URL: o.URL, Header: h, Auth: o.Auth, AllowPrivateRedirects: o.AllowPrivateRedirects, Remote: o.Remote})
 }
 
 // CredentialsFor returns the credentials of a remote bound to its base host, or nil.
