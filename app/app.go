@@ -24,6 +24,7 @@ import (
 	"artifactapi/app/jobs"
 	"artifactapi/app/localrepo"
 	"artifactapi/app/metrics"
+	"artifactapi/app/stats"
 	"artifactapi/app/upstream"
 	"artifactapi/db"
 )
@@ -44,7 +45,10 @@ type App struct {
 	Metrics  *metrics.Metrics
 	Fiber    *fiber.App
 	Local    *localrepo.Store // local docker repositories (pushed images)
-	admin    *api.Admin
+	// Stats keeps each remote's upstream health and traffic, shared by the
+	// replicas through the metadata store.
+	Stats *stats.Recorder
+	admin *api.Admin
 	// stopLocal ends the expiry of abandoned registry uploads.
 	stopLocal context.CancelFunc
 	guesses   *api.Throttle // wrong admin tokens and sign-ins per client address
@@ -53,6 +57,7 @@ type App struct {
 	Auth       *auth.Authenticator
 	Audit      *auth.Auditor
 	access     db.AuthStore
+	statsStore db.StatsStore      // the metadata store's health and traffic tables
 	stopAccess context.CancelFunc // ends the invalidation listener and the audit sweeps
 }
 
@@ -83,7 +88,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.closeBackends()
 		return nil, err
 	}
-	a.Upstream = upstream.New(upstream.Timeouts{Connect: cfg.Env.ConnectTimeout, Header: cfg.Env.HeaderTimeout, Idle: cfg.Env.IdleTimeout}, "artifactapi/"+Version)
+	a.Stats = stats.New(stats.Options{Store: a.statsStore, Metrics: a.Metrics,
+		Config: a.Config, Log: log, Flush: cfg.Env.StatsFlush})
+	a.Upstream = upstream.NewWithOptions(upstream.Options{
+		Timeouts:  upstream.Timeouts{Connect: cfg.Env.ConnectTimeout, Header: cfg.Env.HeaderTimeout, Idle: cfg.Env.IdleTimeout},
+		UserAgent: "artifactapi/" + Version, Observe: a.Stats.Observe,
+	})
 	var quota *cache.Quota
 	eng, err := cache.New(ctx, cache.Options{
 		Meta: a.Meta, Blobs: a.Blobs, Coord: a.Coord, Metrics: a.Metrics, Log: log,
@@ -112,22 +122,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.openLocalRepos(ctx)
 	a.Fiber = a.routes()
 	a.Jobs.Start(ctx)
+	a.Stats.Start(ctx)
 	return a, nil
 }
 
 func (a *App) openBackends(ctx context.Context, e config.Env) error {
 	var err error
 	if e.DatabaseURL != "" {
-		a.Meta, err = db.OpenPostgres(ctx, e.DatabaseURL)
+		pg, err := db.OpenPostgres(ctx, e.DatabaseURL)
 		if err != nil {
 			return fmt.Errorf("metadata: %w", err)
 		}
+		a.Meta, a.statsStore = pg, pg.Stats()
 		a.log.Info("metadata: " + a.Meta.Describe())
 	} else {
-		a.Meta, err = db.OpenSQLite(ctx, filepath.Join(e.DataDir, "artifactapi.db"))
+		lite, err := db.OpenSQLite(ctx, filepath.Join(e.DataDir, "artifactapi.db"))
 		if err != nil {
 			return fmt.Errorf("metadata: %w", err)
 		}
+		a.Meta, a.statsStore = lite, lite.Stats()
 		a.log.Info("metadata: " + a.Meta.Describe() + " (set DBHOST or DATABASE_URL for PostgreSQL)")
 	}
 	if e.MinIOEndpoint != "" {
@@ -224,6 +237,7 @@ func (a *App) Shutdown() error {
 	case <-done:
 	case <-ctx.Done():
 	}
+	a.Stats.Close() // after the downloads: their counts are written
 	a.stopAccess()
 	a.closeBackends()
 	return err

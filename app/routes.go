@@ -12,6 +12,7 @@ import (
 	"artifactapi/app/cache"
 	imagetree "artifactapi/app/images"
 	"artifactapi/app/registry"
+	"artifactapi/app/stats"
 	"artifactapi/app/ui"
 )
 
@@ -47,7 +48,7 @@ func (a *App) routes() *fiber.App {
 	h := api.New(api.Deps{
 		Config: a.Config, Engine: a.Engine, Upstream: a.Upstream, Meta: a.Meta, Admin: a.admin,
 		Auth: a.Auth, Access: a.access, Log: a.log, Metrics: a.Metrics, Health: a.Health, Version: Version,
-		Jobs: a.Jobs,
+		Jobs: a.Jobs, Stats: a.Stats, Prober: stats.Prober{Client: a.Upstream},
 	})
 	f.Use(closeUnreadBody)
 	f.Use(a.limitBody)
@@ -71,6 +72,10 @@ func (a *App) routes() *fiber.App {
 	f.Get("/ready", h.Ready)
 	f.Get("/config", h.Config)
 	f.Get("/artifacts/:remote", h.Artifacts)
+	f.Get("/remotes", h.Remotes)
+	f.Get("/remotes/:remote/health", h.RemoteHealth)
+	f.Get("/remotes/:remote/traffic", h.RemoteTraffic)
+	f.Post("/remotes/:remote/test-connection", h.TestConnection)
 	f.Post("/evict", h.Evict)
 	f.Post("/registry/gc", a.admin.RequireAdmin, a.registryGC)
 	f.Get("/whoami", h.Whoami)

@@ -18,7 +18,10 @@ type TrafficCounts struct {
 	Minute time.Time // start of the minute (UTC); zero: the lifetime totals
 	// Upstream exchanges that got an answer / that failed, and the summed
 	// time to response headers of those timed.
-	UpstreamOK, UpstreamErrors  int64
+	UpstreamOK, UpstreamErrors int64
+	// BadAnswers are the failures where the upstream was reached but
+	// answered badly (5xx, 429, refused credentials, a body cut short).
+	BadAnswers                  int64
 	LatencyMicros, LatencyCount int64
 	// StaleServes are expired copies served because the upstream failed.
 	StaleServes int64
@@ -28,10 +31,11 @@ type TrafficCounts struct {
 	CacheBytes, RemoteBytes, UpstreamBytes int64
 }
 
-// add sums o into c.
-func (c *TrafficCounts) add(o TrafficCounts) {
+// Add sums o's counts into c.
+func (c *TrafficCounts) Add(o TrafficCounts) {
 	c.UpstreamOK += o.UpstreamOK
 	c.UpstreamErrors += o.UpstreamErrors
+	c.BadAnswers += o.BadAnswers
 	c.LatencyMicros += o.LatencyMicros
 	c.LatencyCount += o.LatencyCount
 	c.StaleServes += o.StaleServes
@@ -142,12 +146,13 @@ func (s *statsSQL) RecordRemoteStats(ctx context.Context, deltas []StatsDelta) (
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	traffic, err := tx.PrepareContext(ctx, s.q(`INSERT INTO remote_traffic (remote, minute, upstream_ok, upstream_errors,
+	traffic, err := tx.PrepareContext(ctx, s.q(`INSERT INTO remote_traffic (remote, minute, upstream_ok, upstream_errors, bad_answers,
 		latency_us, latency_count, stale_serves, cache_requests, remote_requests, cache_bytes, remote_bytes, upstream_bytes)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (remote, minute) DO UPDATE SET
 		upstream_ok = remote_traffic.upstream_ok + excluded.upstream_ok,
 		upstream_errors = remote_traffic.upstream_errors + excluded.upstream_errors,
+		bad_answers = remote_traffic.bad_answers + excluded.bad_answers,
 		latency_us = remote_traffic.latency_us + excluded.latency_us,
 		latency_count = remote_traffic.latency_count + excluded.latency_count,
 		stale_serves = remote_traffic.stale_serves + excluded.stale_serves,
@@ -173,7 +178,7 @@ func (s *statsSQL) RecordRemoteStats(ctx context.Context, deltas []StatsDelta) (
 	for _, d := range mergeDeltas(deltas) {
 		c := d.TrafficCounts
 		for _, minute := range []int64{minuteOf(c.Minute), 0} { // the minute, then the totals
-			if _, err := traffic.ExecContext(ctx, c.Remote, minute, c.UpstreamOK, c.UpstreamErrors, c.LatencyMicros, c.LatencyCount,
+			if _, err := traffic.ExecContext(ctx, c.Remote, minute, c.UpstreamOK, c.UpstreamErrors, c.BadAnswers, c.LatencyMicros, c.LatencyCount,
 				c.StaleServes, c.CacheRequests, c.RemoteRequests, c.CacheBytes, c.RemoteBytes, c.UpstreamBytes); err != nil {
 				return err
 			}
@@ -216,7 +221,7 @@ func mergeDeltas(deltas []StatsDelta) []StatsDelta {
 			continue
 		}
 		m := &out[i]
-		m.TrafficCounts.add(d.TrafficCounts)
+		m.TrafficCounts.Add(d.TrafficCounts)
 		if d.LastSuccess.After(m.LastSuccess) {
 			m.LastSuccess = d.LastSuccess
 		}
@@ -262,7 +267,7 @@ func (s *statsSQL) RemoteHealth(ctx context.Context) ([]RemoteHealth, error) {
 
 // RemoteTraffic implements StatsStore.
 func (s *statsSQL) RemoteTraffic(ctx context.Context, since time.Time) ([]TrafficCounts, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT remote, minute, upstream_ok, upstream_errors, latency_us, latency_count,
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT remote, minute, upstream_ok, upstream_errors, bad_answers, latency_us, latency_count,
 		stale_serves, cache_requests, remote_requests, cache_bytes, remote_bytes, upstream_bytes
 		FROM remote_traffic WHERE minute = 0 OR minute >= ? ORDER BY remote, minute`), since.UTC().Truncate(time.Minute).Unix())
 	if err != nil {
@@ -273,7 +278,7 @@ func (s *statsSQL) RemoteTraffic(ctx context.Context, since time.Time) ([]Traffi
 	for rows.Next() {
 		var c TrafficCounts
 		var minute int64
-		if err := rows.Scan(&c.Remote, &minute, &c.UpstreamOK, &c.UpstreamErrors, &c.LatencyMicros, &c.LatencyCount,
+		if err := rows.Scan(&c.Remote, &minute, &c.UpstreamOK, &c.UpstreamErrors, &c.BadAnswers, &c.LatencyMicros, &c.LatencyCount,
 			&c.StaleServes, &c.CacheRequests, &c.RemoteRequests, &c.CacheBytes, &c.RemoteBytes, &c.UpstreamBytes); err != nil {
 			return nil, fmt.Errorf("db: remote traffic: %w", err)
 		}

@@ -45,6 +45,10 @@ type Deps struct {
 	// Health checks each backend (metadata, blobs, coordination).
 	Health  func(ctx context.Context) map[string]Component
 	Version string
+	// Stats is each remote's upstream health and traffic, Prober its
+	// connection test; nil: not shown.
+	Stats  Stats
+	Prober Prober
 }
 
 // Handler serves /api and the management routes.

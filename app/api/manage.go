@@ -30,7 +30,11 @@ func (h *Handler) Root(c *fiber.Ctx) error {
 		if !auth.Allowed(who, auth.Read, r) {
 			continue
 		}
-		remotes = append(remotes, fiber.Map{"name": n, "type": r.Type, "package": r.Package, "description": r.Description, "access": r.Access})
+		m := fiber.Map{"name": n, "type": r.Type, "package": r.Package, "description": r.Description, "access": r.Access}
+		if h.d.Stats != nil && !r.IsLocal() {
+			m["health"] = h.d.Stats.Health(n).State // details: GET /remotes/{name}/health
+		}
+		remotes = append(remotes, m)
 	}
 	return c.JSON(fiber.Map{"name": "artifactapi", "version": h.d.Version, "remotes": remotes})
 }

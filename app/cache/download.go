@@ -129,6 +129,7 @@ func (e *Engine) startSpool(ctx context.Context, f *fill, resp *upstream.Respons
 	}
 	sp.hash(head)
 	sp.total = int64(n)
+	e.o.Metrics.UpstreamBytes.WithLabelValues(req.Remote.Name).Add(float64(n))
 	now := e.o.Now()
 	sp.art = db.Artifact{
 		Remote: req.Remote.Name, Path: req.Path, StorageKey: StorageKey(req.Remote.Name, req.Path),

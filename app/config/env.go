@@ -58,6 +58,7 @@ var EnvVars = []EnvVar{
 	{Name: "AUDIT_RETENTION", Default: "2160h", Help: "audit log entries are deleted this long after they were recorded (0: kept forever)"},
 	{Name: "AUTH_CACHE_TTL", Default: "5s", Help: "how long a replica trusts a verified token, password or session without asking the database (revocations also reach every replica at once through Redis)"},
 	{Name: "JOB_RETENTION", Default: "720h", Help: "finished batch jobs are deleted this long after they ended (0: kept forever)"},
+	{Name: "STATS_FLUSH_INTERVAL", Default: "5s", Help: "how often a replica adds its upstream health and traffic counts to the metadata store and reads the other replicas' (the dashboard, /remotes and the upstream state metrics show the sum)"},
 	{Name: "REGISTRY_GC_GRACE", Default: "1h", Help: "garbage collection of local docker repositories keeps an unreferenced blob this long after a push last touched it: longer than any push takes"},
 }
 
@@ -106,6 +107,7 @@ type Env struct {
 	AuditRetention  time.Duration // 0: audit entries are kept forever
 	AuthCacheTTL    time.Duration // how long a verified credential is trusted without the database
 	RegistryGCGrace time.Duration // REGISTRY_GC_GRACE
+	StatsFlush      time.Duration // STATS_FLUSH_INTERVAL
 }
 
 // LoadEnv reads the environment through getenv (os.Getenv in production).
@@ -195,6 +197,9 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	e.AuthCacheTTL = dur("AUTH_CACHE_TTL", "5s")
 	if e.RegistryGCGrace = dur("REGISTRY_GC_GRACE", "1h"); e.RegistryGCGrace == 0 {
 		probs = append(probs, "REGISTRY_GC_GRACE: must be positive (a push in progress relies on it)")
+	}
+	if e.StatsFlush = dur("STATS_FLUSH_INTERVAL", "5s"); e.StatsFlush == 0 {
+		probs = append(probs, "STATS_FLUSH_INTERVAL: must be positive")
 	}
 	e.ClientIdle = dur("CLIENT_IDLE_TIMEOUT", "120s")
 	e.ClientHeader = dur("CLIENT_HEADER_TIMEOUT", "10s")

@@ -80,7 +80,7 @@ func health(t *testing.T, st db.StatsStore) map[string]db.RemoteHealth {
 }
 
 func counts(remote string, minute time.Time, n int64) db.TrafficCounts {
-	return db.TrafficCounts{Remote: remote, Minute: minute, UpstreamOK: n, UpstreamErrors: 2 * n, LatencyMicros: 1000 * n,
+	return db.TrafficCounts{Remote: remote, Minute: minute, UpstreamOK: n, UpstreamErrors: 2 * n, BadAnswers: n, LatencyMicros: 1000 * n,
 		LatencyCount: n, StaleServes: 3 * n, CacheRequests: 4 * n, RemoteRequests: 5 * n, CacheBytes: 6 * n,
 		RemoteBytes: 7 * n, UpstreamBytes: 8 * n}
 }

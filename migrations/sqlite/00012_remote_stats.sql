@@ -9,6 +9,7 @@ CREATE TABLE remote_traffic (
     minute          INTEGER NOT NULL,
     upstream_ok     INTEGER NOT NULL DEFAULT 0, -- upstream exchanges that got an answer
     upstream_errors INTEGER NOT NULL DEFAULT 0, -- upstream exchanges that failed
+    bad_answers     INTEGER NOT NULL DEFAULT 0, -- of those, the ones the upstream answered (5xx, 429, a cut body…)
     latency_us      INTEGER NOT NULL DEFAULT 0, -- summed time to response headers
     latency_count   INTEGER NOT NULL DEFAULT 0,
     stale_serves    INTEGER NOT NULL DEFAULT 0, -- expired copies served because the upstream failed
