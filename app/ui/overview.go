@@ -20,8 +20,12 @@ func (h *Handler) Overview(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	cfg := h.d.Config()
 	hits := requestsBySource(h)
-	p := views.OverviewProps{Chrome: h.chrome(c, "Overview", "overview"), Now: h.d.Now(),
-		HitRatioScope: "cache hits / (hits + upstream fetches), this replica since start"}
+	scope := "cache hits / (hits + upstream fetches), this replica since start"
+	if h.d.Stats != nil {
+		scope = "cache hits / (hits + upstream fetches), all replicas"
+	}
+	p := views.OverviewProps{Chrome: h.chrome(c, "Overview", "overview"), Now: h.d.Now(), HitRatioScope: scope}
+	var shown []string
 	var totHit, totMiss float64
 	who := principalOf(c)
 	for _, name := range cfg.Remotes.Names() {
@@ -52,7 +56,12 @@ func (h *Handler) Overview(c *fiber.Ctx) error {
 			h.d.Log.Warn("dashboard overview", "remote", name, "err", err)
 			s.Error = "could not read this repository's numbers: the metadata store did not answer"
 		}
+		s.Health, s.Traffic = h.healthOf(r), h.trafficOf(r)
+		shown = append(shown, name)
 		hc := hits[name]
+		if h.d.Stats != nil { // every replica's, not only this one's
+			hc = hitMiss{hit: float64(s.Traffic.CacheRequests), miss: float64(s.Traffic.RemoteRequests)}
+		}
 		s.Requests = int64(hc.hit + hc.miss)
 		if hc.hit+hc.miss > 0 {
 			s.HitRatio, s.HasRatio = hc.hit/(hc.hit+hc.miss), true
@@ -67,6 +76,7 @@ func (h *Handler) Overview(c *fiber.Ctx) error {
 	if totHit+totMiss > 0 {
 		p.Totals.HitRatio, p.Totals.HasRatio = totHit/(totHit+totMiss), true
 	}
+	p.Top = h.topArtifacts(ctx, shown)
 	sort.SliceStable(p.Recent, func(i, j int) bool { return p.Recent[i].CachedAt.After(p.Recent[j].CachedAt) })
 	if len(p.Recent) > 10 {
 		p.Recent = p.Recent[:10]

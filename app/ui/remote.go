@@ -35,7 +35,8 @@ func validHist(s string) bool {
 
 // remoteProps reads one page of the listing named by the query string.
 func (h *Handler) remoteProps(c *fiber.Ctx, r *config.Remote) (views.RemoteProps, error) {
-	p := views.RemoteProps{Chrome: h.chrome(c, r.Name, "remote:"+r.Name), Now: h.d.Now(), Remote: remoteInfo(r)}
+	p := views.RemoteProps{Chrome: h.chrome(c, r.Name, "remote:"+r.Name), Now: h.d.Now(), Remote: remoteInfo(r),
+		Health: h.upstreamCard(c, r), Traffic: h.trafficOf(r)}
 	q, err := api.ListQueryFrom(c, r.Name)
 	if err != nil {
 		return p, fail(http.StatusBadRequest, err.Error())
@@ -90,7 +91,7 @@ func (h *Handler) Remote(c *fiber.Ctx) error {
 	}
 	if h.showsImages(c, r) {
 		p := views.RemoteProps{Chrome: h.chrome(c, r.Name, "remote:"+r.Name), Now: h.d.Now(), Remote: remoteInfo(r),
-			List: views.ListState{Remote: r.Name}, Setup: setupProps(c, r)}
+			List: views.ListState{Remote: r.Name}, Setup: setupProps(c, r), Traffic: h.trafficOf(r)}
 		if p.Images, err = h.imagesProps(c, r); err != nil {
 			return err
 		}

@@ -71,6 +71,11 @@ type Deps struct {
 	// audit log: the users, tokens and audit screens (nil: not available).
 	Accounts  Accounts
 	Directory Directory
+	// Stats is each remote's upstream health and traffic, Top its most
+	// requested artifacts, Prober its connection test; nil: not shown.
+	Stats  Stats
+	Top    TopArtifacts
+	Prober Prober
 	// Audit records sign-ins and the dashboard's mutations; may be nil.
 	Audit   *auth.Auditor
 	Log     *slog.Logger
@@ -112,6 +117,7 @@ func (h *Handler) Mount(f fiber.Router) {
 	g.Get("/", h.Overview)
 	g.Get("/remotes/:remote", h.need(auth.Read), h.Remote)
 	g.Get("/remotes/:remote/stats", h.need(auth.Read), h.RemoteStats)
+	g.Post("/remotes/:remote/test-connection", h.need(auth.Admin), h.TestConnection)
 	g.Post("/remotes/:remote/evict", h.need(auth.Delete), h.EvictOne)
 	g.Post("/remotes/:remote/bulk-evict", h.need(auth.Delete), h.BulkEvict)
 	g.Get("/remotes/:remote/images", h.need(auth.Read), h.ImageRepos)
@@ -262,7 +268,7 @@ func (h *Handler) chrome(c *fiber.Ctx, title, active string) views.Chrome {
 		if !auth.Allowed(who, auth.Read, r) {
 			continue
 		}
-		nav = append(nav, views.NavRemote{Name: n, Type: r.Type, Package: r.Package})
+		nav = append(nav, views.NavRemote{Name: n, Type: r.Type, Package: r.Package, Health: h.healthOf(r).State})
 	}
 	return views.Chrome{Title: title, Active: active, CSRF: h.csrfToken(c), StaticVersion: h.assets.Version(),
 		Version: h.d.Version, SignedIn: true, User: displayName(who), Admin: auth.Allowed(who, auth.Admin, nil), Remotes: nav}
