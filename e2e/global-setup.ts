@@ -23,7 +23,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function remotesYAML(origin: string, self: string): string {
+function remotesYAML(origin: string, self: string, flaky: string): string {
   const generic = (name: string, desc: string) => `  ${name}:
     base_url: "${origin}"
     type: remote
@@ -81,6 +81,17 @@ ${generic('catalog', 'Listing, search, sort and paging')}${generic('evictions', 
     type: remote
     package: docker
     description: "A docker mirror of this server's own registry (images/...)"
+  flaky:
+    base_url: "${flaky}"
+    type: remote
+    package: generic
+    description: "Upstream the health test stops and starts (tests/health.spec.ts)"
+    immutable_patterns:
+      - "^files/.*\\\\.bin$"
+    mutable_patterns:
+      - "index\\\\.json$"
+    cache:
+      mutable_ttl: 1
 `;
 }
 
@@ -149,9 +160,11 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     psql(`CREATE DATABASE ${dbName}`);
     dbCreated = true;
     const remotes = path.join(tmp, 'remotes.yaml');
+    // The flaky remote's upstream is started and stopped by its test, on this port.
+    const flakyPort = await freePort();
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    fs.writeFileSync(remotes, remotesYAML(origin.url, base));
+    fs.writeFileSync(remotes, remotesYAML(origin.url, base, `http://127.0.0.1:${flakyPort}`));
     const adminToken = 'e2e-admin-' + crypto.randomBytes(12).toString('hex');
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH, HOME: process.env.HOME,
@@ -159,6 +172,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       ADMIN_TOKEN: adminToken, LOG_FORMAT: 'text', LOG_LEVEL: 'info', JOB_CONCURRENCY: '1',
       // Blobs of deleted images become collectable within the tests' time.
       REGISTRY_GC_GRACE: '3s',
+      // Upstream health and traffic are shared (and shown) within a second.
+      STATS_FLUSH_INTERVAL: '1s',
       DBHOST: '127.0.0.1', DBPORT: '5432', DBUSER: 'postgres', DBNAME: dbName, DBSSLMODE: 'disable',
       REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: redisPrefix,
       MINIO_ENDPOINT: process.env.TEST_MINIO_ENDPOINT, MINIO_ACCESS_KEY: process.env.TEST_MINIO_ACCESS_KEY,
@@ -175,6 +190,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     process.env.E2E_APP_ENV = JSON.stringify(env);
     process.env.E2E_ADMIN_TOKEN = adminToken;
     process.env.E2E_ORIGIN = origin.url;
+    process.env.E2E_FLAKY_PORT = String(flakyPort);
     process.env.E2E_SECRETS = JSON.stringify([adminToken, UPSTREAM_PASSWORD, process.env.TEST_MINIO_SECRET_KEY]);
   } catch (e) {
     await cleanup();

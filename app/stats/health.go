@@ -22,6 +22,9 @@ const (
 // States lists the states of a remote with an upstream, for the metrics.
 var States = []string{StateHealthy, StateDegraded, StateUnreachable, StateStale, StateUnknown}
 
+// windowWords is Window in words.
+var windowWords = fmt.Sprintf("%d min", int(Window/time.Minute))
+
 // Thresholds of the degraded state over Window.
 const (
 	degradedErrorRate = 0.10            // this share of failed exchanges, or more
@@ -190,14 +193,14 @@ func state(h db.RemoteHealth, w Health, bad int64, now time.Time) (string, strin
 	case h.LastError.After(h.LastSuccess):
 		return StateDegraded, fmt.Sprintf("the last request %s failed (%s); %s", since(h.LastError), h.ErrorKind, lastOK)
 	case bad > 0 && float64(bad)/float64(w.Requests) >= degradedErrorRate:
-		return StateDegraded, fmt.Sprintf("%d of %d upstream requests got a bad answer in the last %s", bad, w.Requests, Window)
+		return StateDegraded, fmt.Sprintf("%d of %d upstream requests got a bad answer in the last %s", bad, w.Requests, windowWords)
 	case w.LatencyMS >= float64(slowLatency/time.Millisecond):
-		return StateDegraded, fmt.Sprintf("slow: %.0f ms to response headers on average in the last %s", w.LatencyMS, Window)
+		return StateDegraded, fmt.Sprintf("slow: %.0f ms to response headers on average in the last %s", w.LatencyMS, windowWords)
 	}
 	if w.Requests == 0 {
 		return StateHealthy, lastOK
 	}
-	return StateHealthy, fmt.Sprintf("%d upstream requests in the last %s, %d failed; %s", w.Requests, Window, w.Errors, lastOK)
+	return StateHealthy, fmt.Sprintf("%d upstream requests in the last %s, %d failed; %s", w.Requests, windowWords, w.Errors, lastOK)
 }
 
 // networkKind reports the failures that mean the upstream cannot be reached.

@@ -31,8 +31,8 @@ export function sha256(b: Buffer): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts the origin on a free port and returns its base URL and a stopper. */
-export async function startOrigin(): Promise<{ url: string; close: () => Promise<void> }> {
+/** Starts the origin (on port, else a free one) and returns its base URL and a stopper. */
+export async function startOrigin(port = 0): Promise<{ url: string; close: () => Promise<void> }> {
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin');
     let p = decodeURIComponent(url.pathname);
@@ -86,10 +86,13 @@ export async function startOrigin(): Promise<{ url: string; close: () => Promise
     }
     res.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
