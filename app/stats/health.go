@@ -23,7 +23,7 @@ const (
 var States = []string{StateHealthy, StateDegraded, StateUnreachable, StateStale, StateUnknown}
 
 // windowWords is Window in words.
-var windowWords = fmt.Sprintf("%d min", int(Window/time.Minute))
+const windowWords = "5 min"
 
 // Thresholds of the degraded state over Window.
 const (
