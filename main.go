@@ -1,6 +1,8 @@
 // Command artifactapi is a caching artifact proxy and Docker registry mirror.
 package main
 
+//go:generate go run ./scripts/envdoc
+
 import (
 	"context"
 	"errors"
@@ -11,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"artifactapi/app"
 	"artifactapi/app/config"
@@ -24,6 +27,7 @@ func main() {
 // options are the flags every command accepts, before or after its name.
 type options struct {
 	listen, remotes string
+	url             string // healthcheck
 }
 
 func newFlags(name string, o *options) *flag.FlagSet {
@@ -31,6 +35,7 @@ func newFlags(name string, o *options) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // errors and usage are printed by cli
 	fs.StringVar(&o.listen, "listen", "", "listen address (overrides LISTEN_ADDR/PORT)")
 	fs.StringVar(&o.remotes, "config", "", "remotes file (overrides REMOTES_CONFIG)")
+	fs.StringVar(&o.url, "url", "", "healthcheck: the URL to ask (default http://127.0.0.1:$PORT/health)")
 	return fs
 }
 
@@ -83,11 +88,21 @@ func cli(args []string, stdout, stderr io.Writer) int {
 			file = rest[0]
 		}
 		return checkConfig(file, stdout, stderr)
-	case "", "serve", "migrate":
+	case "healthcheck":
 		if len(rest) > 0 {
 			return bad(fmt.Errorf("unexpected argument %q", rest[0]))
 		}
-		return run(cmd == "migrate", stderr)
+		return healthcheck(o.url, stderr)
+	case "migrate":
+		if len(rest) > 0 {
+			return bad(fmt.Errorf("unexpected argument %q", rest[0]))
+		}
+		return migrate(stderr)
+	case "", "serve":
+		if len(rest) > 0 {
+			return bad(fmt.Errorf("unexpected argument %q", rest[0]))
+		}
+		return run(stderr)
 	}
 	return bad(fmt.Errorf("unknown command %q", cmd))
 }
@@ -100,6 +115,8 @@ Usage:
   artifactapi check-config [FILE]        validate a remotes file and exit: 0 valid, 1 invalid or unreadable
                                          (FILE defaults to --config, $REMOTES_CONFIG or remotes.yaml)
   artifactapi [flags] migrate            apply database migrations and exit
+  artifactapi healthcheck [--url URL]    exit 0 when URL (default http://127.0.0.1:$PORT/health) answers 200
+                                         within 5s, else 1: a container health check without a shell
   artifactapi help                       this text (also -h, --help after any command)
 
 Flags (before or after the command):
@@ -137,7 +154,34 @@ func checkConfig(file string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func run(migrateOnly bool, stderr io.Writer) int {
+func healthcheck(url string, stderr io.Writer) int {
+	if url == "" {
+		url = app.HealthURL(os.Getenv)
+	}
+	if err := app.Healthcheck(context.Background(), url, 5*time.Second); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func migrate(stderr io.Writer) int {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	out := logx.NewWriter(stderr)
+	defer out.Close()
+	log := logx.New(out, cfg.Env.LogFormat, cfg.Env.LogLevel, cfg.Secrets())
+	if err := app.Migrate(context.Background(), cfg.Env, log); err != nil {
+		log.Error("migration failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func run(stderr io.Writer) int {
 	cfg, err := config.Load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -153,11 +197,6 @@ func run(migrateOnly bool, stderr io.Writer) int {
 	if err != nil {
 		log.Error("startup failed", "err", err)
 		return 1
-	}
-	if migrateOnly {
-		log.Info("migrations applied")
-		_ = a.Shutdown()
-		return 0
 	}
 	ln, err := app.Listen(cfg.Env.ListenAddr)
 	if err != nil {

@@ -206,7 +206,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		upstreamUser = "deploy"
 		upstreamPW   = "upstream-pw-SECRET-1"
 		downPW       = "down-pw-SECRET-2"
-		adminToken   = "admin-token-SECRET-3"
+		adminToken   = "admin-token-SECRET-3-0123456789abcdef"
 	)
 	forModes(t, func(t *testing.T, mode apptest.Mode) {
 		b := apptest.NewBackends(t, mode)

@@ -420,7 +420,7 @@ NGURL="http://127.0.0.1:$NG_PORT"
 log "nginx proxy_cache on 127.0.0.1:$NG_PORT"
 
 # ---------------------------------------------------------------- artifactapi
-ADMIN_TOKEN="bench-$(rand_id)"
+ADMIN_TOKEN="bench-$(rand_id)$(rand_id)$(rand_id)"
 cat >"$W/remotes.yaml" <<EOF
 remotes:
   bench:

@@ -30,7 +30,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${CONFORMANCE_OUT:-$ROOT/bin/conformance}"
 BACKENDS="${CONFORMANCE_BACKENDS:-embedded production}"
 MODES="${CONFORMANCE_MODES:-push readonly}" # make test runs both
-TOKEN="conformance-$RANDOM$RANDOM"
+TOKEN="conformance-$(od -An -N16 -tx1 /dev/urandom | tr -d " \n")"
 
 fail() { echo "conformance: FAIL: $*" >&2; exit 1; }
 

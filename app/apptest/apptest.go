@@ -32,7 +32,7 @@ const (
 var Modes = []Mode{Embedded, Production}
 
 // AdminToken is the admin credential of test instances.
-const AdminToken = "test-admin-token-0123456789"
+const AdminToken = "test-admin-token-0123456789abcdef0123"
 
 // Backends is a shared set of production services (one database, one Redis
 // prefix, one bucket) that several instances can use together.

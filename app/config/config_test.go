@@ -461,7 +461,7 @@ func TestRedactedHidesSecrets(t *testing.T) {
 	const (
 		dbPass    = "db-pw-SECRET-3"
 		minio     = "minio-SECRET-4"
-		admin     = "admin-SECRET-5"
+		admin     = "admin-SECRET-5-0123456789abcdef0123"
 		redisPass = "redis-pw-SECRET-6"
 		upstream  = "upstream-pw-SECRET-1"
 	)

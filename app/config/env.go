@@ -21,7 +21,7 @@ type EnvVar struct {
 var EnvVars = []EnvVar{
 	{Name: "PORT", Default: "8000", Help: "port to listen on (ignored when LISTEN_ADDR is set)"},
 	{Name: "LISTEN_ADDR", Default: ":8000", Help: "address to listen on"},
-	{Name: "ADVERTISE_URL", Help: "this replica's base URL as other replicas reach it (e.g. http://$(POD_IP):8000); lets replicas stream each other's running downloads"},
+	{Name: "ADVERTISE_URL", Help: "this replica's base URL as other replicas reach it (e.g. http://$(POD_IP):8000; an IPv6 address in brackets: http://[fd00::5]:8000); lets replicas stream each other's running downloads"},
 	{Name: "REMOTES_CONFIG", Default: "remotes.yaml", Help: "path of the remotes file"},
 	{Name: "DATA_DIR", Default: "./data", Help: "embedded SQLite, filesystem blobs and download spool"},
 	{Name: "DBHOST", Help: "PostgreSQL host (enables PostgreSQL)"},
@@ -35,13 +35,14 @@ var EnvVars = []EnvVar{
 	{Name: "REDIS_PREFIX", Default: "artifactapi:", Help: "prefix of every Redis key and channel"},
 	{Name: "MINIO_ENDPOINT", Help: "S3/MinIO endpoint host:port (enables S3 blobs)"},
 	{Name: "MINIO_ACCESS_KEY", Help: "S3 access key"},
-	{Name: "MINIO_SECRET_KEY", Help: "S3 secret key", Secret: true},
+	{Name: "MINIO_SECRET_KEY", Help: "S3 secret key (MinIO's default, minioadmin, stops start-up)", Secret: true},
 	{Name: "MINIO_BUCKET", Default: "artifacts", Help: "S3 bucket (created when missing)"},
 	{Name: "MINIO_SECURE", Default: "false", Help: "use HTTPS for S3"},
 	{Name: "MINIO_REGION", Help: "S3 region"},
 	{Name: "HOT_CACHE_DIR", Default: "$DATA_DIR/hot", Help: "with S3 blobs: this replica's local disk copies of recently served artifacts (served with sendfile; never an artifact the metadata no longer names); kept across restarts"},
 	{Name: "HOT_CACHE_SIZE", Default: "4GiB", Help: "with S3 blobs: most bytes HOT_CACHE_DIR holds, least recently used evicted first (0: no hot tier)"},
-	{Name: "ADMIN_TOKEN", Help: "admin credential (Bearer, or Basic with any user); when unset, a random one is generated for the run and printed once in the startup log", Secret: true},
+	{Name: "ADMIN_TOKEN", Help: "admin credential (Bearer, or Basic with any user); when unset, a random one is generated for the run and printed once in the startup log. In production mode (PostgreSQL, Redis or S3 configured) a placeholder or a token shorter than 32 characters stops start-up", Secret: true},
+	{Name: "METRICS_TOKEN", Help: "when set, GET /metrics requires `Authorization: Bearer <token>` (at least 16 characters); unset, /metrics is public", Secret: true},
 	{Name: "LOG_FORMAT", Default: "text", Help: "text or json"},
 	{Name: "LOG_LEVEL", Default: "info", Help: "debug, info, warn or error"},
 	{Name: "UPSTREAM_CONNECT_TIMEOUT", Default: "10s", Help: "upstream TCP+TLS connect timeout"},
@@ -88,6 +89,7 @@ type Env struct {
 
 	AdminToken          string
 	AdminTokenGenerated bool
+	MetricsToken        string // METRICS_TOKEN: Bearer token /metrics requires; "" = public
 
 	LogFormat string
 	LogLevel  string
@@ -126,8 +128,8 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	}
 	e.AdvertiseURL = get("ADVERTISE_URL", "")
 	if e.AdvertiseURL != "" {
-		if u, err := url.Parse(e.AdvertiseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			probs = append(probs, fmt.Sprintf("ADVERTISE_URL: %q is not an http(s) URL", e.AdvertiseURL))
+		if p := advertiseProblem(e.AdvertiseURL); p != "" {
+			probs = append(probs, p)
 		}
 	}
 	e.RemotesPath = get("REMOTES_CONFIG", "remotes.yaml")
@@ -170,6 +172,7 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		e.HotCacheSize = n
 	}
 	e.AdminToken = getenv("ADMIN_TOKEN")
+	e.MetricsToken = getenv("METRICS_TOKEN")
 	e.LogFormat = get("LOG_FORMAT", "text")
 	if e.LogFormat != "text" && e.LogFormat != "json" {
 		probs = append(probs, fmt.Sprintf("LOG_FORMAT: %q is not text or json", e.LogFormat))
@@ -236,6 +239,7 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	} else {
 		e.AuthFailures = n
 	}
+	probs = append(probs, unsafeProblems(e)...)
 	if len(probs) > 0 {
 		return e, &ValidationError{File: "environment", Problems: probs}
 	}
@@ -270,6 +274,7 @@ func (c *Config) Secrets() []string {
 		}
 	}
 	add(c.Env.AdminToken)
+	add(c.Env.MetricsToken)
 	add(c.Env.MinIOSecretKey)
 	add(dsnPassword(c.Env.DatabaseURL))
 	add(dsnPassword(c.Env.RedisURL))

@@ -45,7 +45,7 @@ func startApp(ctx context.Context, bin, work, remotes string) (*appProc, error) 
 	a := &appProc{addr: addr, done: make(chan struct{})}
 	a.cmd = exec.CommandContext(ctx, bin)
 	a.cmd.Env = append(os.Environ(), "LISTEN_ADDR="+addr, "DATA_DIR="+filepath.Join(work, "data"),
-		"REMOTES_CONFIG="+file, "ADMIN_TOKEN=formatsbench-admin-token", "LOG_LEVEL=error")
+		"REMOTES_CONFIG="+file, "ADMIN_TOKEN=formatsbench-admin-token-0123456789abcdef", "LOG_LEVEL=error")
 	a.cmd.Stderr = os.Stderr
 	if err := a.cmd.Start(); err != nil {
 		return nil, err

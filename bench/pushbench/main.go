@@ -24,7 +24,7 @@ import (
 	"artifactapi/app/registry/registrytest"
 )
 
-const token = "pushbench-admin-token"
+const token = "pushbench-admin-token-0123456789abcdef"
 
 func main() {
 	layer := flag.Int("layer-mib", 200, "size of the image's layer in MiB")

@@ -235,7 +235,7 @@ func startApp(work, upstreamURL string, runs int) (stop func(), host string, err
 	if err := os.WriteFile(remotesPath, []byte(remotes.String()), 0o600); err != nil {
 		return nil, "", err
 	}
-	env := map[string]string{"DATA_DIR": dataDir, "REMOTES_CONFIG": remotesPath, "ADMIN_TOKEN": "registrybench-admin-token"}
+	env := map[string]string{"DATA_DIR": dataDir, "REMOTES_CONFIG": remotesPath, "ADMIN_TOKEN": "registrybench-admin-token-0123456789abcdef"}
 	e, err := config.LoadEnv(func(k string) string {
 		if v, ok := env[k]; ok {
 			return v

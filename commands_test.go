@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runBinary runs bin with args and env (added to a clean production-free
+// environment) and returns its exit status and output.
+func runBinary(t *testing.T, bin string, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "ADMIN_TOKEN=", "DBHOST=", "DATABASE_URL=", "REDIS_URL=", "MINIO_ENDPOINT=", "LISTEN_ADDR=", "PORT=")
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%v did not exit\nstderr: %s", args, stderr.String())
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), stdout.String(), stderr.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, stdout.String(), stderr.String()
+}
+
+// TestHealthcheckCommand: `artifactapi healthcheck` exits 0 only when the
+// health URL answers 200, so a container runtime without a shell can use it.
+func TestHealthcheckCommand(t *testing.T) {
+	bin := buildBinary(t)
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(status)
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := closed.Addr().String()
+	closed.Close()
+
+	tests := []struct {
+		name     string
+		status   int
+		env      []string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{name: "healthy, --url", status: 200, args: []string{"healthcheck", "--url", srv.URL + "/health"}},
+		{name: "healthy, default URL from PORT", status: 200, env: []string{"PORT=" + port}, args: []string{"healthcheck"}},
+		{name: "healthy, default URL from LISTEN_ADDR", status: 200, env: []string{"LISTEN_ADDR=:" + port}, args: []string{"healthcheck"}},
+		{name: "answers 503", status: 503, args: []string{"healthcheck", "--url", srv.URL + "/health"}, wantCode: 1, wantErr: "503"},
+		{name: "nothing listening", status: 200, args: []string{"healthcheck", "--url", "http://" + deadAddr + "/health"}, wantCode: 1, wantErr: "refused"},
+		{name: "extra argument", status: 200, args: []string{"healthcheck", "x"}, wantCode: 2, wantErr: "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status = tc.status
+			code, _, stderr := runBinary(t, bin, tc.env, tc.args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.wantCode, stderr)
+			}
+			if tc.wantErr != "" && !strings.Contains(stderr, tc.wantErr) {
+				t.Fatalf("stderr lacks %q: %s", tc.wantErr, stderr)
+			}
+		})
+	}
+}
+
+// TestProductionStartRefused: serve and migrate stop before connecting to
+// anything when production settings are unsafe, saying what to fix and
+// never printing the secret.
+func TestProductionStartRefused(t *testing.T) {
+	bin := buildBinary(t)
+	remotes := filepath.Join(t.TempDir(), "remotes.yaml")
+	if err := os.WriteFile(remotes, []byte("remotes:\n  r:\n    base_url: https://example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const placeholder = "REPLACE-WITH-A-RANDOM-TOKEN"
+	base := []string{"REMOTES_CONFIG=" + remotes, "DATA_DIR=" + t.TempDir(), "DBHOST=127.0.0.1", "DBNAME=never_created",
+		"MINIO_ENDPOINT=127.0.0.1:1", "MINIO_ACCESS_KEY=minioadmin", "MINIO_SECRET_KEY=minioadmin", "ADVERTISE_URL=http://fd00::1:8000",
+		"ADMIN_TOKEN=" + placeholder}
+	for _, cmd := range []string{"serve", "migrate"} {
+		t.Run(cmd, func(t *testing.T) {
+			code, _, stderr := runBinary(t, bin, base, cmd)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1; stderr: %s", code, stderr)
+			}
+			for _, want := range []string{"ADMIN_TOKEN", "placeholder", "MINIO_SECRET_KEY", "http://[fd00::1]:8000"} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q: %s", want, stderr)
+				}
+			}
+			if strings.Contains(stderr, placeholder) || strings.Contains(stderr, "minioadmin") {
+				t.Errorf("stderr shows a secret: %s", stderr)
+			}
+		})
+	}
+}
+
+// TestMigrateCommand: `artifactapi migrate` creates the metadata store's
+// schema and exits without serving.
+func TestMigrateCommand(t *testing.T) {
+	bin := buildBinary(t)
+	data := t.TempDir()
+	remotes := filepath.Join(data, "remotes.yaml")
+	if err := os.WriteFile(remotes, []byte("remotes:\n  r:\n    base_url: https://example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runBinary(t, bin, []string{"DATA_DIR=" + data, "REMOTES_CONFIG=" + remotes, "LISTEN_ADDR=127.0.0.1:0"}, "migrate")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "migrations applied") {
+		t.Fatalf("stderr: %s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "artifactapi.db")); err != nil {
+		t.Fatalf("no database: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "blobs")); err == nil {
+		t.Fatal("migrate opened the blob store: it did more than migrate")
+	}
+}
