@@ -3,9 +3,10 @@ SHELL := /bin/bash
 GOBIN := $(shell go env GOPATH)/bin
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 TEMPL_VERSION := v0.3.1100
+PROMTOOL_VERSION := v0.316.0
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: run build test test-go test-conformance test-e2e fuzz deps deps-apt deps-minio deps-e2e generate check-generate lint bench migrate clean
+.PHONY: run build test test-go test-conformance test-e2e fuzz deps deps-apt deps-minio deps-promtool deps-e2e generate check-generate envdoc lint bench migrate clean
 
 ## run: the embedded default (SQLite + filesystem + in-process), sample remotes.yaml, :8000
 run:
@@ -18,7 +19,7 @@ migrate:
 	go run . migrate
 
 ## deps: everything the tests need on a fresh Debian machine
-deps: deps-apt deps-minio
+deps: deps-apt deps-minio deps-promtool
 
 deps-apt:
 	@missing=""; for p in docker-registry:docker-registry skopeo:skopeo nginx:nginx createrepo_c:createrepo-c dnf:dnf wrk:wrk chromium:chromium rpmbuild:rpm htpasswd:apache2-utils npm:npm pip3:python3-pip apt-ftparchive:apt-utils reprepro:reprepro gpg:gpg dpkg-deb:dpkg; do \
@@ -29,6 +30,14 @@ deps-apt:
 
 deps-minio:
 	@command -v minio >/dev/null 2>&1 || [ -x $(GOBIN)/minio ] || { echo "building MinIO from the Go module proxy (several minutes the first time)"; go install github.com/minio/minio@$(MINIO_VERSION); }
+
+## deps-promtool: checks deploy/prometheus/rules.yaml (TestPrometheusRulesCheck builds it too when missing)
+deps-promtool:
+	@command -v promtool >/dev/null 2>&1 || [ -x $(GOBIN)/promtool ] || { echo "building promtool $(PROMTOOL_VERSION)"; go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION); }
+
+## envdoc: the environment table of docs/deploy.md, from app/config/env.go (TestEnvDocUpToDate checks it)
+envdoc:
+	go run ./scripts/envdoc
 
 ## generate: templ components
 generate:

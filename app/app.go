@@ -120,6 +120,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.openLocalRepos(ctx)
+	a.Metrics.InitRemotes(cfg.Remotes.Names())
+	a.Metrics.Registry.MustRegister(&opsCollector{a: a})
 	a.Fiber = a.routes()
 	a.Jobs.Start(ctx)
 	a.Stats.Start(ctx)

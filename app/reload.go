@@ -26,6 +26,7 @@ func (a *App) Reload() error {
 	next := *cur
 	next.Remotes = f
 	a.cfg.Store(&next)
+	a.Metrics.InitRemotes(f.Names())
 	ev.Count = int64(len(f.Remotes))
 	a.Audit.Record(context.Background(), auth.System(), "", ev)
 	a.log.Info("remotes reloaded", "file", cur.Env.RemotesPath, "remotes", len(f.Remotes))

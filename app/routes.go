@@ -93,7 +93,7 @@ func (a *App) routes() *fiber.App {
 	f.Get("/jobs/:id", h.Job)
 	f.Post("/jobs/:id/cancel", h.CancelJob)
 	f.Get(cache.PeerPath+":id", h.PeerFill)
-	f.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
+	f.Get("/metrics", a.requireMetricsToken, adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
 	var images ui.Registry
 	if a.Local != nil { // never a typed nil in the interface
 		images = a.Local

@@ -69,6 +69,7 @@ func (a *Access) Finish(bytes int64, err error) {
 				remote = "" // a client must not mint series with made-up names
 			}
 			a.Metrics.Served(remote, a.Source, a.Status, bytes)
+			a.Metrics.ObserveRequest(a.Source, line.Time.Sub(a.Start))
 		}
 	})
 }

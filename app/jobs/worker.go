@@ -79,6 +79,7 @@ func (m *Manager) work(ctx context.Context, it db.JobItem) {
 		log.Info("jobs: item interrupted; released for any replica to resume")
 		return
 	}
+	m.o.Metrics.JobItems.WithLabelValues(it.Remote, out.state).Inc()
 	log.Debug("jobs: item finished", "state", out.state, "reason", out.reason, "bytes", out.done)
 }
 

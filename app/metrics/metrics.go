@@ -34,6 +34,8 @@ type Metrics struct {
 	UpstreamRequests *prometheus.CounterVec   // remote, outcome
 	UpstreamLatency  *prometheus.HistogramVec // remote
 
+	*Ops // request latency, job throughput (ops.go)
+
 	served sync.Map // servedKey → *servedSeries
 }
 
@@ -82,6 +84,10 @@ func New() *Metrics {
 		m.Coalesced, m.StaleServes, m.Errors, m.Evictions, m.CoordFailures,
 		m.PendingNotices, m.MetadataTrusted, m.FillsRefused, m.Rewrites, m.UpstreamRequests, m.UpstreamLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.Ops = newOps(r)
+	for _, k := range ErrorKinds {
+		m.Errors.WithLabelValues(k)
+	}
 	return m
 }
 
