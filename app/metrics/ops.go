@@ -24,7 +24,7 @@ type Ops struct {
 func newOps(r *prometheus.Registry) *Ops {
 	o := &Ops{
 		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "artifactapi_request_duration_seconds",
-			Help: "Artifact and registry requests from arrival to the last byte sent, by source (cache, remote, none).",
+			Help:    "Artifact and registry requests from arrival to the last byte sent, by source (cache, remote, none).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}},
 			[]string{"source"}),
 		JobItems: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "artifactapi_job_items_total",
