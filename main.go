@@ -93,6 +93,11 @@ func cli(args []string, stdout, stderr io.Writer) int {
 			return bad(fmt.Errorf("unexpected argument %q", rest[0]))
 		}
 		return healthcheck(o.url, stderr)
+	case "backup", "restore":
+		if len(rest) != 1 {
+			return bad(fmt.Errorf("%s takes one directory, got %q", cmd, rest))
+		}
+		return backupOrRestore(cmd, rest[0], stderr)
 	case "migrate":
 		if len(rest) > 0 {
 			return bad(fmt.Errorf("unexpected argument %q", rest[0]))
@@ -115,6 +120,10 @@ Usage:
   artifactapi check-config [FILE]        validate a remotes file and exit: 0 valid, 1 invalid or unreadable
                                          (FILE defaults to --config, $REMOTES_CONFIG or remotes.yaml)
   artifactapi [flags] migrate            apply database migrations and exit
+  artifactapi backup DIR                 copy the metadata store and the objects it references to DIR
+                                         (new or empty); the server may keep running (docs/operations.md)
+  artifactapi restore DIR                load a backup into an empty metadata store and a blob store
+                                         (the configured ones; no server running on them)
   artifactapi healthcheck [--url URL]    exit 0 when URL (default http://127.0.0.1:$PORT/health) answers 200
                                          within 5s, else 1: a container health check without a shell
   artifactapi help                       this text (also -h, --help after any command)
@@ -176,6 +185,28 @@ func migrate(stderr io.Writer) int {
 	log := logx.New(out, cfg.Env.LogFormat, cfg.Env.LogLevel, cfg.Secrets())
 	if err := app.Migrate(context.Background(), cfg.Env, log); err != nil {
 		log.Error("migration failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func backupOrRestore(cmd, dir string, stderr io.Writer) int {
+	env, err := config.LoadEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	out := logx.NewWriter(stderr)
+	defer out.Close()
+	log := logx.New(out, env.LogFormat, env.LogLevel, (&config.Config{Env: env}).Secrets())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	op := app.Backup
+	if cmd == "restore" {
+		op = app.Restore
+	}
+	if _, err := op(ctx, env, dir, log); err != nil {
+		log.Error(cmd+" failed", "err", err)
 		return 1
 	}
 	return 0

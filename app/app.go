@@ -145,24 +145,17 @@ func (a *App) openBackends(ctx context.Context, e config.Env) error {
 		a.Meta, a.statsStore = lite, lite.Stats()
 		a.log.Info("metadata: " + a.Meta.Describe() + " (set DBHOST or DATABASE_URL for PostgreSQL)")
 	}
+	if a.Blobs, err = openBlobs(ctx, e); err != nil {
+		return err
+	}
 	if e.MinIOEndpoint != "" {
-		s3, err := blob.NewS3(ctx, blob.S3Config{Endpoint: e.MinIOEndpoint, AccessKey: e.MinIOAccessKey,
-			SecretKey: e.MinIOSecretKey, Bucket: e.MinIOBucket, Secure: e.MinIOSecure, Region: e.MinIORegion})
-		if err != nil {
-			return fmt.Errorf("blobs: %w", err)
-		}
-		a.Blobs = s3
-		if e.HotCacheSize > 0 {
+		if s3, ok := a.Blobs.(*blob.S3); ok && e.HotCacheSize > 0 {
 			if a.Blobs, err = a.hotTier(s3, e); err != nil {
 				return err
 			}
 		}
 		a.log.Info("blobs: " + a.Blobs.Describe())
 	} else {
-		a.Blobs, err = blob.NewFS(filepath.Join(e.DataDir, "blobs"))
-		if err != nil {
-			return fmt.Errorf("blobs: %w", err)
-		}
 		a.log.Info("blobs: " + a.Blobs.Describe() + " (set MINIO_ENDPOINT for S3)")
 	}
 	if e.RedisURL != "" {

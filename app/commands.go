@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"artifactapi/app/backup"
+	"artifactapi/app/blob"
 	"artifactapi/app/config"
 	"artifactapi/db"
 )
@@ -87,4 +89,74 @@ func openMeta(ctx context.Context, e config.Env) (db.Store, error) {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	return st, nil
+}
+
+// openBlobs opens the blob store e names (creating the bucket or directory).
+func openBlobs(ctx context.Context, e config.Env) (blob.Store, error) {
+	if e.MinIOEndpoint != "" {
+		st, err := blob.NewS3(ctx, blob.S3Config{Endpoint: e.MinIOEndpoint, AccessKey: e.MinIOAccessKey,
+			SecretKey: e.MinIOSecretKey, Bucket: e.MinIOBucket, Secure: e.MinIOSecure, Region: e.MinIORegion})
+		if err != nil {
+			return nil, fmt.Errorf("blobs: %w", err)
+		}
+		return st, nil
+	}
+	st, err := blob.NewFS(filepath.Join(e.DataDir, "blobs"))
+	if err != nil {
+		return nil, fmt.Errorf("blobs: %w", err)
+	}
+	return st, nil
+}
+
+// openDump opens the metadata store (as a Dumper) and the blob store of e.
+func openDump(ctx context.Context, e config.Env) (db.Store, db.Dumper, blob.Store, error) {
+	st, err := openMeta(ctx, e)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	d, ok := st.(db.Dumper)
+	if !ok {
+		st.Close()
+		return nil, nil, nil, fmt.Errorf("metadata: %s cannot be backed up", st.Describe())
+	}
+	blobs, err := openBlobs(ctx, e)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return st, d, blobs, nil
+}
+
+// Backup writes the metadata store and the blob objects it references to
+// dir (see package backup); the server may keep running meanwhile.
+func Backup(ctx context.Context, e config.Env, dir string, log *slog.Logger) (backup.Report, error) {
+	st, d, blobs, err := openDump(ctx, e)
+	if err != nil {
+		return backup.Report{}, err
+	}
+	defer st.Close()
+	log.Info("backup: started", "metadata", st.Describe(), "blobs", blobs.Describe(), "to", dir)
+	rep, err := backup.Backup(ctx, d, blobs, dir, Version, log)
+	if err != nil {
+		return rep, err
+	}
+	log.Info("backup: complete", "rows", rep.Rows, "objects", rep.Objects, "bytes", rep.Bytes, "left_out", rep.Dropped)
+	return rep, nil
+}
+
+// Restore loads the backup in dir into the (empty) metadata store and the
+// blob store of e. No server may use them meanwhile.
+func Restore(ctx context.Context, e config.Env, dir string, log *slog.Logger) (backup.Report, error) {
+	st, d, blobs, err := openDump(ctx, e)
+	if err != nil {
+		return backup.Report{}, err
+	}
+	defer st.Close()
+	log.Info("restore: started", "metadata", st.Describe(), "blobs", blobs.Describe(), "from", dir)
+	rep, err := backup.Restore(ctx, d, blobs, dir, log)
+	if err != nil {
+		return rep, err
+	}
+	log.Info("restore: complete", "rows", rep.Rows, "objects", rep.Objects, "bytes", rep.Bytes, "left_out", rep.Dropped)
+	return rep, nil
 }
