@@ -25,6 +25,7 @@ import (
 const (
 	dashboardFile = "../deploy/grafana/artifactapi.json"
 	rulesFile     = "../deploy/prometheus/rules.yaml"
+	rulesTestFile = "../deploy/prometheus/rules_test.yaml"
 	// promtoolModule is the pinned promtool the rules are checked with.
 	promtoolModule = "github.com/prometheus/prometheus/cmd/promtool@v0.316.0"
 )
@@ -224,13 +225,18 @@ func promtool(t *testing.T) string {
 	return p
 }
 
-// TestPrometheusRulesCheck: the alert rules pass `promtool check rules`.
+// TestPrometheusRulesCheck: the alert rules pass `promtool check rules`,
+// and their unit tests (deploy/prometheus/rules_test.yaml: each alert fires
+// on the series it is about, and not on healthy ones) pass.
 func TestPrometheusRulesCheck(t *testing.T) {
-	out, err := exec.Command(promtool(t), "check", "rules", rulesFile).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool check rules %s: %v\n%s", rulesFile, err, out)
-	}
-	if !strings.Contains(string(out), "SUCCESS") {
-		t.Fatalf("promtool check rules: %s", out)
+	bin := promtool(t)
+	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		if !strings.Contains(string(out), "SUCCESS") {
+			t.Fatalf("promtool %s: %s", strings.Join(args, " "), out)
+		}
 	}
 }
