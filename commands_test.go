@@ -122,9 +122,10 @@ func TestProductionStartRefused(t *testing.T) {
 	}
 }
 
-// TestMigrateCommand: `artifactapi migrate` creates the metadata store's
-// schema and exits without serving.
-func TestMigrateCommand(t *testing.T) {
+// TestMaintenanceCommands: `artifactapi migrate` creates the metadata
+// store's schema and exits without serving; `backup DIR` and `restore DIR`
+// run from the command line (TestBackupRestore proves what they keep).
+func TestMaintenanceCommands(t *testing.T) {
 	bin := buildBinary(t)
 	data := t.TempDir()
 	remotes := filepath.Join(data, "remotes.yaml")
@@ -143,5 +144,28 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "blobs")); err == nil {
 		t.Fatal("migrate opened the blob store: it did more than migrate")
+	}
+
+	// backup DIR and restore DIR, on the embedded store migrate created.
+	backupDir := filepath.Join(t.TempDir(), "backup")
+	code, _, stderr = runBinary(t, bin, []string{"DATA_DIR=" + data}, "backup", backupDir)
+	if code != 0 || !strings.Contains(stderr, "backup: complete") {
+		t.Fatalf("backup: exit %d; stderr: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(backupDir, "backup.json")); err != nil {
+		t.Fatalf("backup wrote no manifest: %v", err)
+	}
+	restored := t.TempDir()
+	code, _, stderr = runBinary(t, bin, []string{"DATA_DIR=" + restored}, "restore", backupDir)
+	if code != 0 || !strings.Contains(stderr, "restore: complete") {
+		t.Fatalf("restore: exit %d; stderr: %s", code, stderr)
+	}
+	code, _, stderr = runBinary(t, bin, []string{"DATA_DIR=" + restored}, "restore", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "not a backup") {
+		t.Fatalf("restore of an empty directory: exit %d; stderr: %s", code, stderr)
+	}
+	code, _, stderr = runBinary(t, bin, nil, "backup")
+	if code != 2 || !strings.Contains(stderr, "one directory") {
+		t.Fatalf("backup without a directory: exit %d; stderr: %s", code, stderr)
 	}
 }
