@@ -132,7 +132,8 @@ func TestMaintenanceCommands(t *testing.T) {
 	if err := os.WriteFile(remotes, []byte("remotes:\n  r:\n    base_url: https://example.com\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := runBinary(t, bin, []string{"DATA_DIR=" + data, "REMOTES_CONFIG=" + remotes, "LISTEN_ADDR=127.0.0.1:0"}, "migrate")
+	// No remotes file: a migration Job mounts none.
+	code, _, stderr := runBinary(t, bin, []string{"DATA_DIR=" + data, "REMOTES_CONFIG=" + remotes + ".missing", "LISTEN_ADDR=127.0.0.1:0"}, "migrate")
 	if code != 0 {
 		t.Fatalf("exit %d; stderr: %s", code, stderr)
 	}

@@ -174,16 +174,17 @@ func healthcheck(url string, stderr io.Writer) int {
 	return 0
 }
 
+// migrate needs the environment only: a migration Job mounts no remotes file.
 func migrate(stderr io.Writer) int {
-	cfg, err := config.Load()
+	env, err := config.LoadEnv(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	out := logx.NewWriter(stderr)
 	defer out.Close()
-	log := logx.New(out, cfg.Env.LogFormat, cfg.Env.LogLevel, cfg.Secrets())
-	if err := app.Migrate(context.Background(), cfg.Env, log); err != nil {
+	log := logx.New(out, env.LogFormat, env.LogLevel, (&config.Config{Env: env}).Secrets())
+	if err := app.Migrate(context.Background(), env, log); err != nil {
 		log.Error("migration failed", "err", err)
 		return 1
 	}
