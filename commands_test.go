@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"artifactapi/app/config"
 )
 
 // runBinary runs bin with args and env (added to a clean production-free
@@ -168,5 +174,47 @@ func TestMaintenanceCommands(t *testing.T) {
 	code, _, stderr = runBinary(t, bin, nil, "backup")
 	if code != 2 || !strings.Contains(stderr, "one directory") {
 		t.Fatalf("backup without a directory: exit %d; stderr: %s", code, stderr)
+	}
+}
+
+// TestShippedSecretsPassStartupChecks: every Secret shipped under deploy/
+// (the dev overlay's, with its bundled backends) holds an environment the
+// production start-up checks accept, or the pods it feeds could not start.
+func TestShippedSecretsPassStartupChecks(t *testing.T) {
+	var found int
+	err := filepath.WalkDir("deploy", func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") || strings.Contains(p, "/templates/") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			var doc struct {
+				Kind       string            `yaml:"kind"`
+				StringData map[string]string `yaml:"stringData"`
+			}
+			if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			if doc.Kind != "Secret" || doc.StringData["ADMIN_TOKEN"] == "" {
+				continue
+			}
+			found++
+			env := doc.StringData
+			if _, err := config.LoadEnv(func(k string) string { return env[k] }); err != nil {
+				t.Errorf("%s: the app would refuse to start: %v", p, err)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found == 0 {
+		t.Fatal("no Secret with ADMIN_TOKEN found under deploy/: the walk no longer sees the manifests")
 	}
 }

@@ -16,7 +16,7 @@ const MinAdminTokenLen = 32
 const DefaultMinIOSecret = "minioadmin"
 
 // placeholderWords appear in the example tokens of documentation and
-// manifests (deploy/k8s/secret.yaml ships "REPLACE-WITH-A-RANDOM-TOKEN"),
+// manifests (deploy/k8s/secret.yaml once shipped "REPLACE-WITH-A-RANDOM-TOKEN"),
 // never in a generated one: hex and base64 output cannot spell them but by
 // a chance too small to matter.
 var placeholderWords = []string{"change-me", "changeme", "change_me", "replace", "placeholder", "example", "your-token", "yourtoken", "insecure"}

@@ -48,7 +48,7 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 		{name: "changeme padded to length", env: production(map[string]string{"ADMIN_TOKEN": "changeme-changeme-changeme-changeme"}),
 			want: []string{"ADMIN_TOKEN", "placeholder"}},
 		{name: "admin", env: production(map[string]string{"ADMIN_TOKEN": "admin"}), want: []string{"ADMIN_TOKEN", "shorter than 32"}},
-		{name: "the value shipped in deploy/k8s/secret.yaml", env: production(map[string]string{"ADMIN_TOKEN": "REPLACE-WITH-A-RANDOM-TOKEN"}),
+		{name: "the placeholder deploy/k8s/secret.yaml used to ship", env: production(map[string]string{"ADMIN_TOKEN": "REPLACE-WITH-A-RANDOM-TOKEN"}),
 			want: []string{"ADMIN_TOKEN", "placeholder"}},
 		{name: "long but not random", env: production(map[string]string{"ADMIN_TOKEN": strings.Repeat("ab", 20)}),
 			want: []string{"ADMIN_TOKEN", "random"}},
