@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"artifactapi/app/apptest"
+	"artifactapi/app/registry/registrytest"
 	"artifactapi/app/testenv"
 )
 
@@ -152,8 +154,21 @@ func TestDashboardAndRulesMetricsExist(t *testing.T) {
     base_url: %s
     cache:
       max_size: 10MiB
+  images:
+    type: local
+    package: docker
+    cache:
+      max_size: 20MiB
 `, up.URL),
 	})
+	img, err := registrytest.NewImage("linux/amd64", []int{4096}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&registrytest.Pusher{Base: in.URL, User: "admin", Pass: apptest.AdminToken}).PushImage(context.Background(), "images/team/app", "v1", img); err != nil {
+		t.Fatal(err)
+	}
+	pushed := int64(len(img.Config.Data) + len(img.Layers[0].Data) + len(img.Manifest.Data))
 	for _, p := range []string{"a/one.bin", "a/one.bin", "a/two.bin", "a/broken.bin"} {
 		in.Get(t, "/api/files/"+p, nil)
 	}
@@ -191,6 +206,10 @@ func TestDashboardAndRulesMetricsExist(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// A local registry's storage is its pushed blobs, as its quota counts them.
+	if want := fmt.Sprintf(`artifactapi_storage_bytes{remote="images"} %d`+"\n", pushed); !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %q:\n%s", want, regexp.MustCompile(`(?m)^artifactapi_storage_.*$`).FindAllString(string(body), -1))
 	}
 	if strings.Contains(in.Logs.String(), metricsToken) {
 		t.Error("METRICS_TOKEN appears in the logs")

@@ -27,7 +27,7 @@ var (
 		"1 while the component's backend answers its health check (the one /health and /ready run), 0 while it fails.",
 		[]string{"component", "backend"}, nil)
 	storageBytesDesc = prometheus.NewDesc("artifactapi_storage_bytes",
-		"Bytes of artifacts stored for the remote (recounted at most every minute).", []string{"remote"}, nil)
+		"Bytes stored for the remote, as its cache.max_size counts them: artifacts, or a local registry's pushed blobs (recounted at most every minute).", []string{"remote"}, nil)
 	storageArtifactsDesc = prometheus.NewDesc("artifactapi_storage_artifacts",
 		"Artifacts stored for the remote (recounted at most every minute).", []string{"remote"}, nil)
 	quotaDesc = prometheus.NewDesc("artifactapi_storage_quota_bytes",
@@ -92,6 +92,10 @@ func (c *opsCollector) storage(ctx context.Context, cfg *config.Config) map[stri
 		next := make(map[string]db.Totals, len(cfg.Remotes.Remotes))
 		for _, name := range cfg.Remotes.Names() {
 			t, err := c.a.Meta.Totals(ctx, name, "")
+			if r := cfg.Remotes.Remotes[name]; err == nil && c.a.Local != nil && r.IsLocal() && r.Package == config.PackageDocker {
+				// A local registry's bytes are its pushed blobs (what its quota counts).
+				t.Bytes, err = c.a.Local.Usage(ctx, name)
+			}
 			if err != nil {
 				if old, ok := c.totals[name]; ok {
 					next[name] = old
