@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,7 +22,8 @@ type EnvVar struct {
 var EnvVars = []EnvVar{
 	{Name: "PORT", Default: "8000", Help: "port to listen on (ignored when LISTEN_ADDR is set)"},
 	{Name: "LISTEN_ADDR", Default: ":8000", Help: "address to listen on"},
-	{Name: "ADVERTISE_URL", Help: "this replica's base URL as other replicas reach it (e.g. http://$(POD_IP):8000; an IPv6 address in brackets: http://[fd00::5]:8000); lets replicas stream each other's running downloads"},
+	{Name: "ADVERTISE_URL", Help: "this replica's base URL as other replicas reach it (e.g. http://10.0.0.5:8000; an IPv6 address in brackets: http://[fd00::5]:8000); lets replicas stream each other's running downloads"},
+	{Name: "POD_IP", Help: "this replica's IP address (Kubernetes status.podIP); when ADVERTISE_URL is unset, it is http://<POD_IP>:<listen port>, an IPv6 address bracketed, so one manifest serves IPv4, IPv6 and dual-stack clusters"},
 	{Name: "REMOTES_CONFIG", Default: "remotes.yaml", Help: "path of the remotes file"},
 	{Name: "DATA_DIR", Default: "./data", Help: "embedded SQLite, filesystem blobs and download spool"},
 	{Name: "DBHOST", Help: "PostgreSQL host (enables PostgreSQL)"},
@@ -127,6 +129,13 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		e.ListenAddr = ":" + get("PORT", "8000")
 	}
 	e.AdvertiseURL = get("ADVERTISE_URL", "")
+	if ip := get("POD_IP", ""); e.AdvertiseURL == "" && ip != "" {
+		_, port, err := net.SplitHostPort(e.ListenAddr)
+		if err != nil || port == "" {
+			port = "8000"
+		}
+		e.AdvertiseURL = "http://" + net.JoinHostPort(ip, port)
+	}
 	if e.AdvertiseURL != "" {
 		if p := advertiseProblem(e.AdvertiseURL); p != "" {
 			probs = append(probs, p)

@@ -136,3 +136,36 @@ func TestEnvVarsListEveryVariableRead(t *testing.T) {
 		t.Fatalf("found only %d variable reads: the pattern no longer matches the code", seen)
 	}
 }
+
+// TestAdvertiseFromPodIP: with ADVERTISE_URL unset, POD_IP (Kubernetes
+// status.podIP) gives http://<ip>:<listen port>, an IPv6 address bracketed,
+// so one manifest works on IPv4, IPv6 and dual-stack clusters; an explicit
+// ADVERTISE_URL wins.
+func TestAdvertiseFromPodIP(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{name: "IPv4", env: map[string]string{"POD_IP": "10.42.0.7"}, want: "http://10.42.0.7:8000"},
+		{name: "IPv6", env: map[string]string{"POD_IP": "fd00:10:42::7"}, want: "http://[fd00:10:42::7]:8000"},
+		{name: "listen port", env: map[string]string{"POD_IP": "fd00::7", "LISTEN_ADDR": ":9000"}, want: "http://[fd00::7]:9000"},
+		{name: "PORT", env: map[string]string{"POD_IP": "10.0.0.9", "PORT": "8080"}, want: "http://10.0.0.9:8080"},
+		{name: "explicit ADVERTISE_URL wins", env: map[string]string{"POD_IP": "10.0.0.9", "ADVERTISE_URL": "http://svc-0.example:8000"}, want: "http://svc-0.example:8000"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := production(map[string]string{"ADVERTISE_URL": ""})
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			e, err := config.LoadEnv(envFunc(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.AdvertiseURL != tc.want {
+				t.Fatalf("ADVERTISE_URL %q, want %q", e.AdvertiseURL, tc.want)
+			}
+		})
+	}
+}

@@ -182,8 +182,6 @@ Call with (dict "root" $ "job" true|false).
   valueFrom:
     fieldRef:
       fieldPath: status.podIP
-- name: ADVERTISE_URL
-  value: "http://$(POD_IP):8000"
 - name: REMOTES_CONFIG
   value: /etc/artifactapi/{{ $v.remotes.key }}
 {{- end }}
