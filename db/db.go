@@ -86,6 +86,10 @@ type Store interface {
 	// PutArtifact inserts or replaces the artifact keyed by (Remote, Path).
 	// Hits and Pinned of an existing row are kept unless the new value is larger/true.
 	PutArtifact(ctx context.Context, a Artifact) error
+	// SetBlobVersion records that the artifact's object is now at version
+	// to, only while its row still names storageKey at version from; it
+	// reports whether it did.
+	SetBlobVersion(ctx context.Context, remote, path, storageKey, from, to string) (bool, error)
 	// DeleteArtifact removes and returns the row, or ErrNotFound.
 	DeleteArtifact(ctx context.Context, remote, path string) (Artifact, error)
 	// SetExpiry sets ExpiresAt (zero: never) of an existing row. ErrNotFound if missing.

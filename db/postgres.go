@@ -164,6 +164,16 @@ func (p *Postgres) SetExpiry(ctx context.Context, remote, path string, expires t
 	return nil
 }
 
+// SetBlobVersion implements Store.
+func (p *Postgres) SetBlobVersion(ctx context.Context, remote, path, storageKey, from, to string) (bool, error) {
+	tag, err := p.pool.Exec(ctx, `UPDATE artifacts SET blob_version = $5 WHERE remote = $1 AND path = $2 AND storage_key = $3 AND blob_version = $4`,
+		remote, path, storageKey, from, to)
+	if err != nil {
+		return false, fmt.Errorf("db: set blob version of %s/%s: %w", remote, path, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // RecordHits implements Store. The batch is applied in one transaction, rows
 // in (remote, path) order so that concurrent batches cannot deadlock. Hits
 // for rows that do not exist are ignored.

@@ -191,6 +191,20 @@ func (s *SQLite) SetExpiry(ctx context.Context, remote, path string, expires tim
 	return nil
 }
 
+// SetBlobVersion implements Store.
+func (s *SQLite) SetBlobVersion(ctx context.Context, remote, path, storageKey, from, to string) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE artifacts SET blob_version = ? WHERE remote = ? AND path = ? AND storage_key = ? AND blob_version = ?`,
+		to, remote, path, storageKey, from)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err != nil {
+		return false, fmt.Errorf("db: set blob version of %s/%s: %w", remote, path, err)
+	}
+	return n == 1, nil
+}
+
 // RecordHits implements Store. The batch is applied in one transaction;
 // hits for rows that do not exist are ignored.
 func (s *SQLite) RecordHits(ctx context.Context, hits []Hit) (err error) {

@@ -34,6 +34,7 @@ type Meta interface {
 	PutArtifact(ctx context.Context, a db.Artifact) error
 	DeleteArtifact(ctx context.Context, remote, path string) (db.Artifact, error)
 	SetExpiry(ctx context.Context, remote, path string, expires time.Time) error
+	SetBlobVersion(ctx context.Context, remote, path, storageKey, from, to string) (bool, error)
 	RecordHits(ctx context.Context, hits []db.Hit) error
 	ListArtifacts(ctx context.Context, q db.ListQuery) (db.ListPage, error)
 	Totals(ctx context.Context, remote, q string) (db.Totals, error)

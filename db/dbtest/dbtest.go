@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) db.Store) {
 		{name: "not_found", fn: testNotFound},
 		{name: "upsert", fn: testUpsert},
 		{name: "set_expiry", fn: testSetExpiry},
+		{name: "set_blob_version", fn: testSetBlobVersion},
 		{name: "record_hits", fn: testRecordHits},
 		{name: "totals", fn: testTotals},
 		{name: "list_walk", fn: testListWalk},
@@ -253,6 +254,42 @@ func testSetExpiry(t *testing.T, s db.Store) {
 			want.ExpiresAt = tc.expires
 			checkEqual(t, get(t, s, "exp", "a.jar"), want)
 		})
+	}
+}
+
+// testSetBlobVersion: the version changes only while the row still names
+// the storage key at the expected version (a compare-and-set).
+func testSetBlobVersion(t *testing.T, s db.Store) {
+	a := sample("ver", "a.jar")
+	a.BlobVersion = "v1"
+	put(t, s, a)
+	tests := []struct {
+		name          string
+		key, from, to string
+		changed       bool
+		want          string
+	}{
+		{name: "other key", key: "sha256/ab/other", from: "v1", to: "v9", want: "v1"},
+		{name: "other version", key: a.StorageKey, from: "v0", to: "v9", want: "v1"},
+		{name: "matches", key: a.StorageKey, from: "v1", to: "v2", changed: true, want: "v2"},
+		{name: "already moved", key: a.StorageKey, from: "v1", to: "v3", want: "v2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			changed, err := s.SetBlobVersion(ctx(t), "ver", "a.jar", tc.key, tc.from, tc.to)
+			if err != nil {
+				t.Fatalf("SetBlobVersion: %v", err)
+			}
+			want := a
+			want.BlobVersion = tc.want
+			if changed != tc.changed {
+				t.Fatalf("changed %v, want %v", changed, tc.changed)
+			}
+			checkEqual(t, get(t, s, "ver", "a.jar"), want)
+		})
+	}
+	if changed, err := s.SetBlobVersion(ctx(t), "ver", "missing.jar", a.StorageKey, "v2", "v3"); err != nil || changed {
+		t.Fatalf("SetBlobVersion of a missing row: %v, %v", changed, err)
 	}
 }
 
