@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,13 +52,14 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) (int, str
 // health URL answers 200, so a container runtime without a shell can use it.
 func TestHealthcheckCommand(t *testing.T) {
 	bin := buildBinary(t)
-	status := http.StatusOK
+	var status atomic.Int64 // the handler runs on the server's goroutines
+	status.Store(http.StatusOK)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/health" {
 			http.NotFound(w, r)
 			return
 		}
-		w.WriteHeader(status)
+		w.WriteHeader(int(status.Load()))
 	}))
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
@@ -85,7 +87,7 @@ func TestHealthcheckCommand(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status = tc.status
+			status.Store(int64(tc.status))
 			code, _, stderr := runBinary(t, bin, tc.env, tc.args...)
 			if code != tc.wantCode {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.wantCode, stderr)
