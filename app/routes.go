@@ -92,6 +92,7 @@ func (a *App) routes() *fiber.App {
 	f.Get("/jobs", h.Jobs)
 	f.Get("/jobs/:id", h.Job)
 	f.Post("/jobs/:id/cancel", h.CancelJob)
+	f.Post("/jobs/:id/retry", h.RetryJob)
 	f.Get(cache.PeerPath+":id", h.PeerFill)
 	f.Get("/metrics", a.requireMetricsToken, adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
 	var images ui.Registry

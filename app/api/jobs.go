@@ -99,6 +99,9 @@ func (h *Handler) CacheArtifact(c *fiber.Ctx) error {
 		if inv.Path != "" {
 			body["path"] = inv.Path
 		}
+		if len(inv.Lines) > 0 {
+			body["invalid"] = invalidJSON(inv.Lines)
+		}
 		return c.Status(http.StatusBadRequest).JSON(body)
 	}
 	if err != nil {
@@ -133,7 +136,7 @@ func (h *Handler) Jobs(c *fiber.Ctx) error {
 	out := make([]jobJSON, 0, len(list))
 	for _, j := range list {
 		if h.mayRead(who, j.Remote) {
-			out = append(out, toJobJSON(j))
+			out = append(out, toJobJSON(j, time.Now()))
 		}
 	}
 	return c.JSON(fiber.Map{"jobs": out})
@@ -150,7 +153,7 @@ func (h *Handler) Job(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := jobDetailJSON{jobJSON: toJobJSON(j), Items: []itemJSON{}}
+	out := jobDetailJSON{jobJSON: toJobJSON(j, time.Now()), Items: []itemJSON{}}
 	for _, it := range j.Items {
 		if it.Idx <= sel.after || (sel.states != nil && !sel.states[it.State]) {
 			continue
@@ -287,15 +290,17 @@ func (h *Handler) CancelJob(c *fiber.Ctx) error {
 	return c.JSON(struct {
 		jobJSON
 		Canceled int `json:"canceled"`
-	}{toJobJSON(j), n})
+	}{toJobJSON(j, time.Now()), n})
 }
 
-// jobJSON is a job on the wire.
+// jobJSON is a job on the wire. State is queued, running or done, as it
+// always was; Outcome tells what a done job achieved (db.Outcome*).
 type jobJSON struct {
 	ID        string     `json:"id"`
 	URL       string     `json:"url"`
 	Remote    string     `json:"remote,omitempty"`
 	State     string     `json:"state"`
+	Outcome   string     `json:"outcome,omitempty"`
 	Pin       bool       `json:"pin"`
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
@@ -304,7 +309,10 @@ type jobJSON struct {
 }
 
 // totalsJSON is a job's progress: items by state, bytes, and the percentage
-// of items finished.
+// of items finished. Weighted is the percentage of the work done, weighted
+// by the items' sizes when WeightedBy is "bytes" (GET /jobs/{id}; a list
+// of jobs weighs items); Rate (bytes per second) and ETASeconds appear once
+// they can be told.
 type totalsJSON struct {
 	Items      int            `json:"items"`
 	Finished   int            `json:"finished"`
@@ -312,6 +320,25 @@ type totalsJSON struct {
 	BytesDone  int64          `json:"bytes_done"`
 	BytesTotal int64          `json:"bytes_total"`
 	Progress   float64        `json:"progress"`
+	Weighted   float64        `json:"weighted_progress"`
+	WeightedBy string         `json:"weighted_by"`
+	Rate       int64          `json:"rate,omitempty"`
+	ETASeconds int64          `json:"eta_seconds,omitempty"`
+}
+
+// invalidLineJSON is one refused path of a submission.
+type invalidLineJSON struct {
+	Index  int    `json:"index"`
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+func invalidJSON(lines []jobs.InvalidLine) []invalidLineJSON {
+	out := make([]invalidLineJSON, len(lines))
+	for i, l := range lines {
+		out[i] = invalidLineJSON{Index: l.Index, Path: l.Path, Reason: l.Reason}
+	}
+	return out
 }
 
 // itemJSON is one item of a job on the wire.
@@ -330,15 +357,63 @@ type itemJSON struct {
 	Worker     string     `json:"worker,omitempty"`
 }
 
-func toJobJSON(j db.Job) jobJSON {
+func toJobJSON(j db.Job, now time.Time) jobJSON {
 	t := j.Totals
-	out := jobJSON{ID: j.ID, URL: "/jobs/" + j.ID, Remote: j.Remote, State: j.State, Pin: j.Pin,
+	out := jobJSON{ID: j.ID, URL: "/jobs/" + j.ID, Remote: j.Remote, State: j.State, Outcome: j.Outcome(), Pin: j.Pin,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 		Totals: totalsJSON{Items: t.Items, Finished: t.Finished(), ByState: t.ByState, BytesDone: t.BytesDone, BytesTotal: t.BytesTotal}}
 	if t.Items > 0 {
 		out.Totals.Progress = float64(int(1000*float64(out.Totals.Finished)/float64(t.Items))) / 10
 	}
+	m := jobs.Measure(j, now)
+	out.Totals.Weighted, out.Totals.WeightedBy = m.Percent, "items"
+	if m.ByBytes {
+		out.Totals.WeightedBy = "bytes"
+	}
+	out.Totals.Rate, out.Totals.ETASeconds = int64(m.Rate), int64(m.ETA.Seconds())
 	return out
+}
+
+// RetryJob answers POST /jobs/{id}/retry (admin): a new job of the failed
+// items of job id is queued, as POST /cache-artifact would (202, Location);
+// the original job is left as it ended. 409 when no item failed.
+func (h *Handler) RetryJob(c *fiber.Ctx) error {
+	id := utils.CopyString(c.Params("id"))
+	who, err := h.d.Admin.Principal(c)
+	if err != nil {
+		return err
+	}
+	if who == nil {
+		h.d.Admin.Record(c, nil, auth.Event{Action: auth.ActJobRetry, Target: id, Outcome: auth.OutcomeDenied})
+		return errUnauthorized
+	}
+	old, err := h.job(c, id)
+	if err != nil {
+		return err
+	}
+	ev := auth.Event{Action: auth.ActJobRetry, Remote: old.Remote, Target: id}
+	if _, err := h.d.Admin.Authorize(c, auth.Admin, h.d.Config().Remotes.Remotes[old.Remote]); err != nil {
+		ev.Outcome = auth.OutcomeDenied
+		h.d.Admin.Record(c, who, ev)
+		return err
+	}
+	j, err := h.d.Jobs.Retry(c.UserContext(), id)
+	var inv *jobs.InvalidError
+	switch {
+	case errors.Is(err, jobs.ErrNothingToRetry):
+		return Fail(http.StatusConflict, "the job has no failed item to retry")
+	case errors.As(err, &inv):
+		// The remote's configuration changed since (a path now denied).
+		return c.Status(http.StatusBadRequest).JSON(fiber.Map{"error": inv.Msg, "invalid": invalidJSON(inv.Lines)})
+	case err != nil:
+		h.d.Log.Error("retry job", "job", id, "err", err)
+		return Fail(http.StatusServiceUnavailable, "metadata store unavailable")
+	}
+	ev.Detail, ev.Count = "new job "+j.ID, int64(len(j.Items))
+	h.d.Admin.Record(c, who, ev)
+	loc := "/jobs/" + j.ID
+	c.Set(fiber.HeaderLocation, loc)
+	return c.Status(http.StatusAccepted).JSON(fiber.Map{"id": j.ID, "items": len(j.Items), "state": j.State, "url": loc, "retry_of": id})
 }
 
 func optTime(t time.Time) *time.Time {

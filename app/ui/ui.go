@@ -138,6 +138,7 @@ func (h *Handler) Mount(f fiber.Router) {
 	g.Post("/jobs", h.need(auth.Admin), h.StartJob)
 	g.Get("/jobs/:id", h.need(auth.Admin), h.JobPage)
 	g.Post("/jobs/:id/cancel", h.need(auth.Admin), h.CancelJob)
+	g.Post("/jobs/:id/retry", h.need(auth.Admin), h.RetryJob)
 	h.mountAccess(g)
 	g.Use(func(c *fiber.Ctx) error { return errNotFound })
 }
