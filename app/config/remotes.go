@@ -175,8 +175,9 @@ func (f *File) validate() []string {
 			continue
 		}
 		r.Name = name
-		if !remoteName.MatchString(name) || name == "v1" {
-			probs = append(probs, fmt.Sprintf("remote %q: name must be letters, digits, '.', '_' or '-' (and not \"v1\")", name))
+		// "v1" and "policies" are taken by /api/v1/remote/… and /api/policies.
+		if !remoteName.MatchString(name) || name == "v1" || name == "policies" {
+			probs = append(probs, fmt.Sprintf("remote %q: name must be letters, digits, '.', '_' or '-' (and not \"v1\" or \"policies\")", name))
 		}
 		probs = append(probs, r.validate()...)
 	}
