@@ -109,7 +109,11 @@ func (a *App) routes() *fiber.App {
 	if a.Local != nil { // never a typed nil in the interface
 		images = a.Local
 	}
-	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Registry: images, Metrics: a.Metrics, Backends: a.backends,
+	var pols ui.Policies
+	if a.Policies != nil { // never a typed nil in the interface
+		pols = a.Policies
+	}
+	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Policies: pols, Registry: images, Metrics: a.Metrics, Backends: a.backends,
 		Mirror:     &imagetree.Mirror{Meta: a.Meta, Cache: a.Engine},
 		AdminToken: a.Config().Env.AdminToken, Guesses: a.guesses, Access: a.Auth, Accounts: a.Auth, Directory: a.access, Audit: a.Audit, Log: a.log, Version: Version,
 		Stats: a.Stats, Top: a.statsStore, Prober: stats.Prober{Client: a.Upstream}}).Mount(f)

@@ -217,7 +217,13 @@ func (h *Handler) DeletePolicy(c *fiber.Ctx) error {
 type previewJSON struct {
 	Count   int64          `json:"count"`
 	Bytes   int64          `json:"bytes"`
-	Matches []ArtifactJSON `json:"matches"` // the first 100, by remote then path
+	Matches []previewMatchJSON `json:"matches"` // the first 100, by remote then path
+}
+
+// previewMatchJSON is an artifact with its remote (a policy may span remotes).
+type previewMatchJSON struct {
+	Remote string `json:"remote"`
+	ArtifactJSON
 }
 
 // PreviewPolicy answers GET /api/policies/{id}/preview and POST
@@ -253,9 +259,9 @@ func (h *Handler) PreviewPolicy(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := previewJSON{Count: pv.Count, Bytes: pv.Bytes, Matches: make([]ArtifactJSON, len(pv.Matches))}
+	out := previewJSON{Count: pv.Count, Bytes: pv.Bytes, Matches: make([]previewMatchJSON, len(pv.Matches))}
 	for i, a := range pv.Matches {
-		out.Matches[i] = ToJSON(a)
+		out.Matches[i] = previewMatchJSON{Remote: a.Remote, ArtifactJSON: ToJSON(a)}
 	}
 	return c.JSON(out)
 }
