@@ -215,8 +215,8 @@ func (h *Handler) DeletePolicy(c *fiber.Ctx) error {
 
 // previewJSON is what a policy would evict now.
 type previewJSON struct {
-	Count   int64          `json:"count"`
-	Bytes   int64          `json:"bytes"`
+	Count   int64              `json:"count"`
+	Bytes   int64              `json:"bytes"`
 	Matches []previewMatchJSON `json:"matches"` // the first 100, by remote then path
 }
 
