@@ -17,6 +17,7 @@ import (
 // Policies saves, previews and runs cleanup policies; *policies.Manager
 // implements it.
 type Policies interface {
+	Parse(s policies.Spec) (db.Policy, error)
 	Save(ctx context.Context, p db.Policy) (db.Policy, error)
 	Delete(ctx context.Context, id int64) error
 	Get(ctx context.Context, id int64) (db.Policy, error)
@@ -155,7 +156,7 @@ func (h *Handler) SavePolicy(c *fiber.Ctx) error {
 	if err := decodeStrict(c, &spec); err != nil {
 		return err
 	}
-	p, err := spec.Policy()
+	p, err := m.Parse(spec)
 	if c.Method() == http.MethodPut && err == nil {
 		p.ID, err = policyID(c)
 	}
@@ -243,9 +244,7 @@ func (h *Handler) PreviewPolicy(c *fiber.Ctx) error {
 		if spec.Name == "" {
 			spec.Name = "preview"
 		}
-		if p, err = spec.Policy(); err == nil {
-			err = h.validatePolicy(p)
-		}
+		p, err = m.Parse(spec)
 	} else {
 		var id int64
 		if id, err = policyID(c); err == nil {
@@ -264,14 +263,6 @@ func (h *Handler) PreviewPolicy(c *fiber.Ctx) error {
 		out.Matches[i] = previewMatchJSON{Remote: a.Remote, ArtifactJSON: ToJSON(a)}
 	}
 	return c.JSON(out)
-}
-
-// validatePolicy checks an unsaved policy as Save would.
-func (h *Handler) validatePolicy(p db.Policy) error {
-	if v, ok := h.d.Policies.(interface{ Validate(db.Policy) error }); ok {
-		return v.Validate(p)
-	}
-	return nil
 }
 
 // RunPolicy answers POST /api/policies/{id}/run: runs the policy now and

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -104,4 +105,22 @@ func FormatDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// Parse reads s into a policy and validates it against the current
+// configuration, naming every problem of both steps at once.
+func (m *Manager) Parse(s Spec) (db.Policy, error) {
+	p, err := s.Policy()
+	var probs []string
+	var inv *InvalidError
+	if errors.As(err, &inv) {
+		probs = inv.Problems
+	}
+	if errors.As(m.Validate(p), &inv) {
+		probs = append(probs, inv.Problems...)
+	}
+	if len(probs) > 0 {
+		return p, &InvalidError{Problems: probs}
+	}
+	return p, nil
 }

@@ -20,7 +20,7 @@ import (
 // Policies saves, previews and runs cleanup policies; *policies.Manager
 // implements it.
 type Policies interface {
-	Validate(p db.Policy) error
+	Parse(s policies.Spec) (db.Policy, error)
 	Save(ctx context.Context, p db.Policy) (db.Policy, error)
 	Delete(ctx context.Context, id int64) error
 	Get(ctx context.Context, id int64) (db.Policy, error)
@@ -170,10 +170,7 @@ func (h *Handler) PreviewForm(c *fiber.Ctx) error {
 	if spec.Name == "" {
 		spec.Name = "preview"
 	}
-	pol, err := spec.Policy()
-	if err == nil {
-		err = m.Validate(pol)
-	}
+	pol, err := m.Parse(spec)
 	msg, bad := policyProblem(err)
 	if err != nil && !bad {
 		return err
@@ -208,13 +205,14 @@ func (h *Handler) SavePolicy(c *fiber.Ctx) error {
 		return err
 	}
 	f := policyFormOf(c)
-	pol, err := specOf(f).Policy()
-	if id := c.Params("id"); id != "" && err == nil {
-		pol.ID, err = strconv.ParseInt(id, 10, 64)
-		if err != nil {
+	var id int64
+	if s := c.Params("id"); s != "" {
+		if id, err = strconv.ParseInt(s, 10, 64); err != nil {
 			return errNotFound
 		}
 	}
+	pol, err := m.Parse(specOf(f))
+	pol.ID = id
 	if err == nil {
 		pol, err = m.Save(c.UserContext(), pol)
 	}
