@@ -233,6 +233,52 @@ func TestPolicyRefused(t *testing.T) {
 	if st, _, _ := in.Get(t, "/api/policies", nil); st != http.StatusUnauthorized {
 		t.Errorf("GET /api/policies without a credential = %d, want 401", st)
 	}
+
+	// Saving, running and deleting are audited, refusals as failed.
+	var list struct {
+		Policies []struct {
+			ID   int64  `json:"id"`
+			Name string `json:"name"`
+		} `json:"policies"`
+	}
+	policyCall(t, in, http.MethodGet, "/api/policies", "", &list)
+	if len(list.Policies) != 1 || list.Policies[0].Name != "dup" {
+		t.Fatalf("policies = %+v", list.Policies)
+	}
+	id := list.Policies[0].ID
+	if st := policyCall(t, in, http.MethodPost, fmt.Sprintf("/api/policies/%d/run", id), "", nil); st != http.StatusOK {
+		t.Fatalf("run = %d", st)
+	}
+	if st := policyCall(t, in, http.MethodDelete, fmt.Sprintf("/api/policies/%d", id), "", nil); st != http.StatusNoContent {
+		t.Fatalf("delete = %d", st)
+	}
+	if st := policyCall(t, in, http.MethodGet, fmt.Sprintf("/api/policies/%d", id), "", nil); st != http.StatusNotFound {
+		t.Errorf("deleted policy = %d, want 404", st)
+	}
+	var audit struct {
+		Entries []struct {
+			Action, Target, Outcome, Actor string
+		} `json:"entries"`
+	}
+	_, _, b := in.Get(t, "/audit?limit=100", apptest.Admin())
+	if err := json.Unmarshal(b, &audit); err != nil {
+		t.Fatalf("GET /audit: %s", b)
+	}
+	seen := map[string]int{}
+	for _, e := range audit.Entries {
+		if strings.HasPrefix(e.Action, "policy.") {
+			seen[e.Action+" "+e.Outcome]++
+		}
+	}
+	// Refused saves: the table's, but the body that is not read (unknown
+	// field), and the duplicate name.
+	refused := len(tests) - 1 + 1
+	want := map[string]int{"policy.save ok": 1, "policy.save failed": refused, "policy.run ok": 1, "policy.delete ok": 1}
+	for k, n := range want {
+		if seen[k] != n {
+			t.Errorf("audit %q recorded %d times, want %d (all: %v)", k, seen[k], n, seen)
+		}
+	}
 }
 
 // TestPolicyScheduledOnceAcrossReplicas: a policy scheduled every second on
