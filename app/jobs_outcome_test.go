@@ -93,6 +93,10 @@ func TestJobOutcomeAndRetry(t *testing.T) {
 		if got := getOutcome(t, in, id).Outcome; got != "done_with_failures" {
 			t.Errorf("original job outcome after the retry = %q", got)
 		}
+		_, _, ab := in.Get(t, "/audit?action=job.retry", apptest.Admin())
+		if !strings.Contains(string(ab), `"target":"`+id+`"`) || !strings.Contains(string(ab), "new job "+retry) {
+			t.Errorf("the retry is not in the audit log: %s", ab)
+		}
 		if st, _ := retryJob(t, in, retry); st != http.StatusConflict {
 			t.Errorf("retry of a job without failures = %d, want 409", st)
 		}
