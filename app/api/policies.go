@@ -280,7 +280,8 @@ func (h *Handler) RunPolicy(c *fiber.Ctx) error {
 	if err != nil {
 		return policyError(err)
 	}
-	r, err := m.Run(c.UserContext(), p, policies.ByAPI, time.Time{})
+	// The run goes on if the client leaves: it was asked for.
+	r, err := m.Run(context.WithoutCancel(c.UserContext()), p, policies.ByAPI, time.Time{})
 	who, _ := h.d.Admin.Principal(c)
 	h.d.Admin.Record(c, who, auth.Event{Action: auth.ActPolicyRun, Remote: p.Remote, Target: p.Name, Count: r.Evicted,
 		Outcome: outcome(policyError(err)), Detail: "matched " + strconv.FormatInt(r.Matched, 10) + ", bytes freed " + strconv.FormatInt(r.Bytes, 10)})

@@ -319,7 +319,8 @@ func (h *Handler) RunPolicy(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	r, err := m.Run(c.UserContext(), pol, policies.ByDashboard, time.Time{})
+	// The run goes on if the browser leaves: it was asked for.
+	r, err := m.Run(context.WithoutCancel(c.UserContext()), pol, policies.ByDashboard, time.Time{})
 	ev := auth.Event{Action: auth.ActPolicyRun, Remote: pol.Remote, Target: pol.Name, Count: r.Evicted,
 		Detail: "dashboard: matched " + strconv.FormatInt(r.Matched, 10) + ", bytes freed " + strconv.FormatInt(r.Bytes, 10)}
 	if err != nil {
