@@ -343,6 +343,10 @@ func TestPolicyScheduledOnceAcrossReplicas(t *testing.T) {
 		}
 	}
 	check()
+	_, _, ab := c.Get(t, "/audit?action=policy.run&actor=system", apptest.Admin())
+	if strings.Count(string(ab), `"target":"sweep"`) < 4 {
+		t.Errorf("scheduled runs are not in the audit log as the system's: %s", ab)
+	}
 	for _, p := range []string{"files/s1.bin", "files/s2.bin", "files/s3.bin"} {
 		if _, ok := artifact(t, a, "gen", p); ok {
 			t.Errorf("%s still cached", p)

@@ -17,7 +17,7 @@ func (a *App) startPolicies(ctx context.Context) {
 		return
 	}
 	a.Policies = policies.New(policies.Options{Store: ps.Policies(), Engine: a.Engine, Coord: a.Coord, Config: a.Config,
-		Log: a.log, Instance: a.Jobs.Instance(), Poll: a.Config().Env.PolicyPoll})
+		Log: a.log, Instance: a.Jobs.Instance(), Poll: a.Config().Env.PolicyPoll, Audit: a.Audit})
 	a.stopPolicies = a.Policies.Start(ctx)
 }
 

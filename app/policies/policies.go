@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"artifactapi/app/auth"
 	"artifactapi/app/cache"
 	"artifactapi/app/config"
 	"artifactapi/app/coord"
@@ -60,6 +61,9 @@ type Options struct {
 	Poll time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Audit records scheduled runs (as the system); may be nil. Runs
+	// asked for by hand are recorded by the handler that knows who asked.
+	Audit *auth.Auditor
 }
 
 // Manager saves, previews and runs policies, and schedules them.

@@ -3,8 +3,10 @@ package policies
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
+	"artifactapi/app/auth"
 	"artifactapi/db"
 )
 
@@ -144,11 +146,19 @@ func (m *Manager) RunDue(ctx context.Context) time.Time {
 		if !won {
 			continue // another replica took this slot
 		}
-		if _, err := m.Run(ctx, p, BySchedule, p.NextRunAt); err != nil && !errors.Is(err, ErrRunning) {
-			m.o.Log.Error("policies: scheduled run", "policy", p.Name, "err", err)
-		} else if errors.Is(err, ErrRunning) {
+		r, err := m.Run(ctx, p, BySchedule, p.NextRunAt)
+		switch {
+		case errors.Is(err, ErrRunning):
 			m.o.Log.Info("policies: scheduled run skipped: the previous run is still going", "policy", p.Name)
+		case err != nil:
+			m.o.Log.Error("policies: scheduled run", "policy", p.Name, "err", err)
 		}
+		ev := auth.Event{Action: auth.ActPolicyRun, Remote: p.Remote, Target: p.Name, Count: r.Evicted,
+			Detail: fmt.Sprintf("schedule: matched %d, bytes freed %d", r.Matched, r.Bytes)}
+		if err != nil || r.Error != "" {
+			ev.Outcome = auth.OutcomeFailed
+		}
+		m.o.Audit.Record(ctx, auth.System(), "", ev)
 	}
 	return m.nextDue(ctx)
 }
