@@ -186,7 +186,21 @@ func (m *Manager) Get(ctx context.Context, id int64) (db.Policy, error) {
 // List returns every policy, by name.
 func (m *Manager) List(ctx context.Context) ([]db.Policy, error) { return m.o.Store.ListPolicies(ctx) }
 
-// Runs returns up to limit runs of a policy, newest first.
+// Runs returns up to limit runs of a policy, newest first. A run left
+// unfinished by a replica that stopped (its lock is no longer held) reads
+// as interrupted.
 func (m *Manager) Runs(ctx context.Context, id int64, limit int) ([]db.PolicyRun, error) {
-	return m.o.Store.PolicyRuns(ctx, id, limit)
+	runs, err := m.o.Store.PolicyRuns(ctx, id, limit)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range runs {
+		if !r.Running() || m.o.Now().Sub(r.StartedAt) < runLease {
+			continue
+		}
+		if held, err := m.o.Coord.Locked(ctx, lockKey(id)); err == nil && !held {
+			runs[i].Error = "interrupted: the replica running it stopped"
+		}
+	}
+	return runs, nil
 }
