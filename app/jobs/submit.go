@@ -205,6 +205,10 @@ func resolveURL(f *config.File, raw string) db.JobItem {
 		return refuse(err.Error())
 	}
 	it.Remote, it.Path = best.Name, key
+	if !best.Classify(strings.SplitN(key, "?", 2)[0]).Allowed {
+		// Refused up front, as a path would be; the other URLs still run.
+		it.State, it.Reason = db.ItemDenied, ReasonDenied
+	}
 	return it
 }
 
