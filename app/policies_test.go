@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -362,4 +364,70 @@ func TestPolicyScheduledOnceAcrossReplicas(t *testing.T) {
 	d := apptest.Start(t, b, opts)
 	testenv.Eventually(t, 60*time.Second, "a scheduled run after the restart", finished(d, before+2))
 	check()
+}
+
+// TestPolicyDeclaredInRemotesFile: policies declared in remotes.yaml appear
+// (marked declared) and cannot be changed or deleted through the API; a
+// reload applies a changed declaration, removes one no longer in the file,
+// and leaves policies made by hand alone.
+func TestPolicyDeclaredInRemotesFile(t *testing.T) {
+	o := newOrigin(t)
+	decl := func(query string) string {
+		return remotesFor(o, "") + "policies:\n  nightly:\n    remote: gen\n    query: " + query + "\n    cached_before: 7d\n    every: 24h\n"
+	}
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Embedded), apptest.Options{Remotes: decl("nightly/")})
+	type listed struct {
+		Policies []struct {
+			ID           int64  `json:"id"`
+			Name         string `json:"name"`
+			Query        string `json:"query"`
+			CachedBefore string `json:"cached_before"`
+			Every        string `json:"every"`
+			Declared     bool   `json:"declared"`
+		} `json:"policies"`
+	}
+	get := func() listed {
+		var l listed
+		if st := policyCall(t, in, http.MethodGet, "/api/policies", "", &l); st != http.StatusOK {
+			t.Fatalf("GET /api/policies = %d", st)
+		}
+		return l
+	}
+	l := get()
+	if len(l.Policies) != 1 || l.Policies[0].Name != "nightly" || !l.Policies[0].Declared || l.Policies[0].Query != "nightly/" ||
+		l.Policies[0].CachedBefore != "7d" || l.Policies[0].Every != "1d" {
+		t.Fatalf("policies = %+v", l.Policies)
+	}
+	id := l.Policies[0].ID
+	path := fmt.Sprintf("/api/policies/%d", id)
+	if st := policyCall(t, in, http.MethodPut, path, `{"name": "nightly", "query": "x"}`, nil); st != http.StatusConflict {
+		t.Errorf("PUT of a declared policy = %d, want 409", st)
+	}
+	if st := policyCall(t, in, http.MethodDelete, path, "", nil); st != http.StatusConflict {
+		t.Errorf("DELETE of a declared policy = %d, want 409", st)
+	}
+	if st := policyCall(t, in, http.MethodPost, "/api/policies", `{"name": "by hand", "query": "tmp/"}`, nil); st != http.StatusCreated {
+		t.Fatalf("create = %d", st)
+	}
+
+	// The file changes: the declaration is applied on reload.
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(in.DataDir, "remotes.yaml"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.App.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(decl("snapshots/"))
+	l = get()
+	if len(l.Policies) != 2 || l.Policies[1].Name != "nightly" || l.Policies[1].Query != "snapshots/" || l.Policies[1].ID != id {
+		t.Fatalf("after the change: %+v", l.Policies)
+	}
+	write(remotesFor(o, ""))
+	l = get()
+	if len(l.Policies) != 1 || l.Policies[0].Name != "by hand" || l.Policies[0].Declared {
+		t.Fatalf("after the removal: %+v", l.Policies)
+	}
 }

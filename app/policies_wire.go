@@ -18,7 +18,19 @@ func (a *App) startPolicies(ctx context.Context) {
 	}
 	a.Policies = policies.New(policies.Options{Store: ps.Policies(), Engine: a.Engine, Coord: a.Coord, Config: a.Config,
 		Log: a.log, Instance: a.Jobs.Instance(), Poll: a.Config().Env.PolicyPoll, Audit: a.Audit})
+	a.syncPolicies(ctx)
 	a.stopPolicies = a.Policies.Start(ctx)
+}
+
+// syncPolicies applies the policies declared in remotes.yaml (at start and
+// after a reload); a failure is logged, the policies already stored stay.
+func (a *App) syncPolicies(ctx context.Context) {
+	if a.Policies == nil {
+		return
+	}
+	if err := a.Policies.Sync(ctx); err != nil {
+		a.log.Error("policies declared in remotes.yaml not applied", "err", err)
+	}
 }
 
 // policyAPI is the manager as the handlers see it (never a typed nil).

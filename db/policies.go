@@ -29,6 +29,8 @@ type Policy struct {
 	// scheduled run is due (zero when not scheduled).
 	Every     time.Duration
 	NextRunAt time.Time
+	// Declared: the policy comes from remotes.yaml (only the file changes it).
+	Declared  bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -103,7 +105,8 @@ func (p *Postgres) Policies() PolicyStore {
 	return &policySQL{registrySQL: registrySQL{w: d, r: d, pg: true}, unique: pgUnique}
 }
 
-const policyCols = `id, name, remote, cached_before_s, accessed_before_s, unused_for_s, larger_than, query, regex, every_s, next_run_at, created_at, updated_at`
+const policyCols = `id, name, remote, cached_before_s, accessed_before_s, unused_for_s, larger_than, query, regex, every_s, next_run_at,
+	declared, created_at, updated_at`
 
 func secs(d time.Duration) int64 { return int64(d / time.Second) }
 
@@ -128,7 +131,7 @@ func scanPolicy(row scanner) (Policy, error) {
 	var p Policy
 	var cached, accessed, unused, every, next, created, updated int64
 	if err := row.Scan(&p.ID, &p.Name, &p.Remote, &cached, &accessed, &unused, &p.LargerThan, &p.Query, &p.Regex,
-		&every, &next, &created, &updated); err != nil {
+		&every, &next, &p.Declared, &created, &updated); err != nil {
 		return p, notFound(err)
 	}
 	p.CachedBefore, p.AccessedBefore, p.UnusedFor, p.Every = fromSecs(cached), fromSecs(accessed), fromSecs(unused), fromSecs(every)
@@ -140,9 +143,9 @@ func scanPolicy(row scanner) (Policy, error) {
 func (s *policySQL) CreatePolicy(ctx context.Context, p Policy) (Policy, error) {
 	now := time.Now()
 	out, err := scanPolicy(s.w.QueryRowContext(ctx, s.q(`INSERT INTO cleanup_policies (name, remote, cached_before_s, accessed_before_s,
-		unused_for_s, larger_than, query, regex, every_s, next_run_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		unused_for_s, larger_than, query, regex, every_s, next_run_at, declared, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+policyCols), p.Name, p.Remote, secs(p.CachedBefore), secs(p.AccessedBefore), secs(p.UnusedFor), p.LargerThan,
-		p.Query, p.Regex, secs(p.Every), optNanos(p.NextRunAt), nanos(now), nanos(now)))
+		p.Query, p.Regex, secs(p.Every), optNanos(p.NextRunAt), p.Declared, nanos(now), nanos(now)))
 	if err != nil {
 		return out, fmt.Errorf("db: create policy %q: %w", p.Name, s.unique(err))
 	}
@@ -152,9 +155,9 @@ func (s *policySQL) CreatePolicy(ctx context.Context, p Policy) (Policy, error) 
 // UpdatePolicy implements PolicyStore.
 func (s *policySQL) UpdatePolicy(ctx context.Context, p Policy) (Policy, error) {
 	out, err := scanPolicy(s.w.QueryRowContext(ctx, s.q(`UPDATE cleanup_policies SET name = ?, remote = ?, cached_before_s = ?,
-		accessed_before_s = ?, unused_for_s = ?, larger_than = ?, query = ?, regex = ?, every_s = ?, next_run_at = ?, updated_at = ?
-		WHERE id = ? RETURNING `+policyCols), p.Name, p.Remote, secs(p.CachedBefore), secs(p.AccessedBefore), secs(p.UnusedFor),
-		p.LargerThan, p.Query, p.Regex, secs(p.Every), optNanos(p.NextRunAt), nanos(time.Now()), p.ID))
+		accessed_before_s = ?, unused_for_s = ?, larger_than = ?, query = ?, regex = ?, every_s = ?, next_run_at = ?, declared = ?,
+		updated_at = ? WHERE id = ? RETURNING `+policyCols), p.Name, p.Remote, secs(p.CachedBefore), secs(p.AccessedBefore),
+		secs(p.UnusedFor), p.LargerThan, p.Query, p.Regex, secs(p.Every), optNanos(p.NextRunAt), p.Declared, nanos(time.Now()), p.ID))
 	if err != nil {
 		return out, fmt.Errorf("db: update policy %d: %w", p.ID, s.unique(err))
 	}

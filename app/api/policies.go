@@ -33,6 +33,7 @@ type policyJSON struct {
 	ID int64 `json:"id"`
 	policies.Spec
 	NextRunAt *time.Time     `json:"next_run_at,omitempty"`
+	Declared  bool           `json:"declared"` // from remotes.yaml: read-only here
 	CreatedAt time.Time      `json:"created_at"`
 	UpdatedAt time.Time      `json:"updated_at"`
 	LastRun   *policyRunJSON `json:"last_run,omitempty"`
@@ -54,7 +55,8 @@ type policyRunJSON struct {
 }
 
 func toPolicyJSON(p db.Policy) policyJSON {
-	return policyJSON{ID: p.ID, Spec: policies.SpecOf(p), NextRunAt: optTime(p.NextRunAt), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+	return policyJSON{ID: p.ID, Spec: policies.SpecOf(p), NextRunAt: optTime(p.NextRunAt), Declared: p.Declared, CreatedAt: p.CreatedAt,
+		UpdatedAt: p.UpdatedAt}
 }
 
 func toRunJSON(r db.PolicyRun) policyRunJSON {
@@ -77,6 +79,8 @@ func policyError(err error) error {
 		return Fail(http.StatusConflict, "a policy with this name exists")
 	case errors.Is(err, policies.ErrRunning):
 		return Fail(http.StatusConflict, "the policy is already running")
+	case errors.Is(err, policies.ErrDeclared):
+		return Fail(http.StatusConflict, "the policy is declared in remotes.yaml: change it there")
 	}
 	return err
 }

@@ -17,6 +17,14 @@ func (m *Manager) Save(ctx context.Context, p db.Policy) (db.Policy, error) {
 	if err := m.Validate(p); err != nil {
 		return p, err
 	}
+	if p.ID != 0 {
+		if old, err := m.o.Store.GetPolicy(ctx, p.ID); err != nil {
+			return p, err
+		} else if old.Declared {
+			return p, ErrDeclared
+		}
+	}
+	p.Declared = false
 	p.NextRunAt = time.Time{}
 	if p.Every > 0 {
 		p.NextRunAt = m.o.Now().Add(p.Every)
@@ -36,6 +44,11 @@ func (m *Manager) Save(ctx context.Context, p db.Policy) (db.Policy, error) {
 
 // Delete deletes a policy and its history.
 func (m *Manager) Delete(ctx context.Context, id int64) error {
+	if old, err := m.o.Store.GetPolicy(ctx, id); err != nil {
+		return err
+	} else if old.Declared {
+		return ErrDeclared
+	}
 	if err := m.o.Store.DeletePolicy(ctx, id); err != nil {
 		return err
 	}

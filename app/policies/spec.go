@@ -66,27 +66,8 @@ func SpecOf(p db.Policy) Spec {
 }
 
 // ParseDuration reads a Go duration ("36h", "90m") or a whole number of
-// days or weeks ("30d", "2w"); "" and "0" are zero.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "0" {
-		return 0, nil
-	}
-	for suf, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suf); ok {
-			v, err := strconv.Atoi(n)
-			if err != nil || v < 0 {
-				return 0, fmt.Errorf("%q is not a duration like 24h, 30d or 2w", s)
-			}
-			return time.Duration(v) * unit, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration like 24h, 30d or 2w", s)
-	}
-	return d, nil
-}
+// days or weeks ("30d", "2w"); "" and "0" are zero (config.ParseDuration).
+func ParseDuration(s string) (time.Duration, error) { return config.ParseDuration(s) }
 
 // FormatDuration writes d as ParseDuration reads it: whole days as "30d",
 // else Go's form ("36h0m0s" trimmed to "36h"); "" for zero.

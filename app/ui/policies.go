@@ -134,7 +134,7 @@ func (h *Handler) policiesProps(c *fiber.Ctx, m Policies) (views.PoliciesProps, 
 	}
 	for _, pol := range list {
 		row := views.PolicyRow{ID: pol.ID, Name: pol.Name, Remote: pol.Remote, Summary: summary(pol), Every: policies.FormatDuration(pol.Every),
-			NextRunAt: pol.NextRunAt}
+			NextRunAt: pol.NextRunAt, Declared: pol.Declared}
 		if runs, err := m.Runs(c.UserContext(), pol.ID, 1); err == nil && len(runs) == 1 {
 			r := runView(runs[0])
 			row.LastRun = &r
@@ -236,6 +236,9 @@ func (h *Handler) SavePolicy(c *fiber.Ctx) error {
 	if errors.Is(err, db.ErrNotFound) {
 		return fail(http.StatusNotFound, "There is no such policy.")
 	}
+	if errors.Is(err, policies.ErrDeclared) {
+		return fail(http.StatusConflict, "This policy is declared in remotes.yaml: change it there.")
+	}
 	if err != nil {
 		return err
 	}
@@ -269,7 +272,7 @@ func (h *Handler) showPolicy(c *fiber.Ctx, m Policies, id int64, edit func(*view
 		return err
 	}
 	p := views.PolicyProps{Chrome: h.chrome(c, pol.Name, "policies"), Now: h.d.Now(), ID: pol.ID, Remotes: cachedRemotes(h.d.Config()),
-		Form: formOf(pol), Summary: summary(pol), Next: pol.NextRunAt}
+		Form: formOf(pol), Summary: summary(pol), Next: pol.NextRunAt, Declared: pol.Declared}
 	for _, r := range runs {
 		p.Runs = append(p.Runs, runView(r))
 	}
@@ -355,6 +358,9 @@ func (h *Handler) DeletePolicy(c *fiber.Ctx) error {
 		ev.Outcome = auth.OutcomeFailed
 	}
 	h.record(c, ev)
+	if errors.Is(err, policies.ErrDeclared) {
+		return fail(http.StatusConflict, "This policy is declared in remotes.yaml: remove it there.")
+	}
 	if err != nil {
 		return err
 	}

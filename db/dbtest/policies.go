@@ -31,14 +31,14 @@ func RunPolicies(t *testing.T, open func(t *testing.T) db.PolicyStore) {
 func samplePolicy(name string) db.Policy {
 	return db.Policy{Name: name, Remote: "files", CachedBefore: 30 * 24 * time.Hour, AccessedBefore: 7 * 24 * time.Hour,
 		UnusedFor: 48 * time.Hour, LargerThan: 10 << 20, Query: `^tmp/.*\.iso$`, Regex: true, Every: 24 * time.Hour,
-		NextRunAt: base.Add(time.Hour)}
+		NextRunAt: base.Add(time.Hour), Declared: true}
 }
 
 // samePolicy compares what a caller sets (not ID and times).
 func samePolicy(a, b db.Policy) bool {
 	return a.Name == b.Name && a.Remote == b.Remote && a.CachedBefore == b.CachedBefore && a.AccessedBefore == b.AccessedBefore &&
 		a.UnusedFor == b.UnusedFor && a.LargerThan == b.LargerThan && a.Query == b.Query && a.Regex == b.Regex &&
-		a.Every == b.Every && a.NextRunAt.Equal(b.NextRunAt)
+		a.Every == b.Every && a.NextRunAt.Equal(b.NextRunAt) && a.Declared == b.Declared
 }
 
 func testPolicyCRUD(t *testing.T, s db.PolicyStore) {
@@ -61,7 +61,7 @@ func testPolicyCRUD(t *testing.T, s db.PolicyStore) {
 	if err != nil || len(list) != 2 || list[0].Name != "all old" || list[1].Name != "big isos" {
 		t.Fatalf("ListPolicies = %+v, %v (want by name)", list, err)
 	}
-	got.Query, got.Regex, got.Every, got.NextRunAt = "nightly", false, 0, time.Time{}
+	got.Query, got.Regex, got.Every, got.NextRunAt, got.Declared = "nightly", false, 0, time.Time{}, false
 	upd, err := s.UpdatePolicy(c, got)
 	if err != nil || !samePolicy(upd, got) || !upd.CreatedAt.Equal(p.CreatedAt) {
 		t.Fatalf("UpdatePolicy = %+v, %v", upd, err)

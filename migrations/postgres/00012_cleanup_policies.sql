@@ -15,6 +15,7 @@ CREATE TABLE cleanup_policies (
     regex             boolean NOT NULL DEFAULT false,
     every_s           bigint NOT NULL DEFAULT 0, -- schedule; 0: by hand only
     next_run_at       bigint NOT NULL DEFAULT 0, -- 0: not scheduled
+    declared          boolean NOT NULL DEFAULT false, -- declared in remotes.yaml (changed only by the file)
     created_at        bigint NOT NULL,
     updated_at        bigint NOT NULL
 );

@@ -15,6 +15,7 @@ CREATE TABLE cleanup_policies (
     regex             INTEGER NOT NULL DEFAULT 0,
     every_s           INTEGER NOT NULL DEFAULT 0, -- schedule; 0: by hand only
     next_run_at       INTEGER NOT NULL DEFAULT 0, -- 0: not scheduled
+    declared          INTEGER NOT NULL DEFAULT 0, -- 1: declared in remotes.yaml (changed only by the file)
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL
 );
