@@ -24,6 +24,7 @@ import (
 	"artifactapi/app/jobs"
 	"artifactapi/app/localrepo"
 	"artifactapi/app/metrics"
+	"artifactapi/app/policies"
 	"artifactapi/app/stats"
 	"artifactapi/app/upstream"
 	"artifactapi/db"
@@ -47,8 +48,11 @@ type App struct {
 	Local    *localrepo.Store // local docker repositories (pushed images)
 	// Stats keeps each remote's upstream health and traffic, shared by the
 	// replicas through the metadata store.
-	Stats *stats.Recorder
-	admin *api.Admin
+	Stats    *stats.Recorder
+	Policies *policies.Manager // cleanup policies; nil when the store has none
+	// stopPolicies ends the policy scheduler.
+	stopPolicies func()
+	admin        *api.Admin
 	// stopLocal ends the expiry of abandoned registry uploads.
 	stopLocal context.CancelFunc
 	guesses   *api.Throttle // wrong admin tokens and sign-ins per client address
@@ -122,6 +126,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.openLocalRepos(ctx)
 	a.Metrics.InitRemotes(cfg.Remotes.Names())
 	a.Metrics.Registry.MustRegister(&opsCollector{a: a})
+	a.startPolicies(ctx)
 	a.Fiber = a.routes()
 	a.Jobs.Start(ctx)
 	a.Stats.Start(ctx)
@@ -226,6 +231,9 @@ func (a *App) Shutdown() error {
 	// Running job items go back to the queue; the engine finishes their downloads.
 	if a.stopLocal != nil {
 		a.stopLocal()
+	}
+	if a.stopPolicies != nil {
+		a.stopPolicies()
 	}
 	err := errors.Join(a.Jobs.Stop(ctx), a.Engine.Close(ctx))
 	select {

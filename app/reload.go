@@ -27,6 +27,7 @@ func (a *App) Reload() error {
 	next.Remotes = f
 	a.cfg.Store(&next)
 	a.Metrics.InitRemotes(f.Names())
+	a.syncPolicies(context.Background())
 	ev.Count = int64(len(f.Remotes))
 	a.Audit.Record(context.Background(), auth.System(), "", ev)
 	a.log.Info("remotes reloaded", "file", cur.Env.RemotesPath, "remotes", len(f.Remotes))

@@ -48,7 +48,7 @@ func (a *App) routes() *fiber.App {
 	h := api.New(api.Deps{
 		Config: a.Config, Engine: a.Engine, Upstream: a.Upstream, Meta: a.Meta, Admin: a.admin,
 		Auth: a.Auth, Access: a.access, Log: a.log, Metrics: a.Metrics, Health: a.Health, Version: Version,
-		Jobs: a.Jobs, Stats: a.Stats, Prober: stats.Prober{Client: a.Upstream},
+		Jobs: a.Jobs, Stats: a.Stats, Prober: stats.Prober{Client: a.Upstream}, Policies: a.policyAPI(),
 	})
 	f.Use(closeUnreadBody)
 	f.Use(a.limitBody)
@@ -56,7 +56,8 @@ func (a *App) routes() *fiber.App {
 	// so that encoded traversal attempts are refused with 400 rather than
 	// silently resolved.
 	f.Use(func(c *fiber.Ctx) error {
-		if strings.HasPrefix(string(c.Request().URI().PathOriginal()), "/api/") {
+		// "policies" is a reserved remote name: /api/policies is routed below.
+		if raw := string(c.Request().URI().PathOriginal()); strings.HasPrefix(raw, "/api/") && !isPolicyAPI(raw) {
 			return h.Artifact(c)
 		}
 		return c.Next()
@@ -80,6 +81,15 @@ func (a *App) routes() *fiber.App {
 	f.Post("/registry/gc", a.admin.RequireAdmin, a.registryGC)
 	f.Get("/whoami", h.Whoami)
 	f.Get("/audit", a.admin.RequireAdmin, h.Audit)
+	pol := f.Group("/api/policies", a.admin.RequireAdmin)
+	pol.Get("/", h.ListPolicies)
+	pol.Post("/", h.SavePolicy)
+	pol.Post("/preview", h.PreviewPolicy)
+	pol.Get("/:id", h.GetPolicy)
+	pol.Put("/:id", h.SavePolicy)
+	pol.Delete("/:id", h.DeletePolicy)
+	pol.Get("/:id/preview", h.PreviewPolicy)
+	pol.Post("/:id/run", h.RunPolicy)
 	adm := f.Group("/admin", a.admin.RequireAdmin)
 	adm.Get("/users", h.Users)
 	adm.Post("/users", h.CreateUser)
@@ -92,13 +102,18 @@ func (a *App) routes() *fiber.App {
 	f.Get("/jobs", h.Jobs)
 	f.Get("/jobs/:id", h.Job)
 	f.Post("/jobs/:id/cancel", h.CancelJob)
+	f.Post("/jobs/:id/retry", h.RetryJob)
 	f.Get(cache.PeerPath+":id", h.PeerFill)
 	f.Get("/metrics", a.requireMetricsToken, adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
 	var images ui.Registry
 	if a.Local != nil { // never a typed nil in the interface
 		images = a.Local
 	}
-	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Registry: images, Metrics: a.Metrics, Backends: a.backends,
+	var pols ui.Policies
+	if a.Policies != nil { // never a typed nil in the interface
+		pols = a.Policies
+	}
+	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Policies: pols, Registry: images, Metrics: a.Metrics, Backends: a.backends,
 		Mirror:     &imagetree.Mirror{Meta: a.Meta, Cache: a.Engine},
 		AdminToken: a.Config().Env.AdminToken, Guesses: a.guesses, Access: a.Auth, Accounts: a.Auth, Directory: a.access, Audit: a.Audit, Log: a.log, Version: Version,
 		Stats: a.Stats, Top: a.statsStore, Prober: stats.Prober{Client: a.Upstream}}).Mount(f)
@@ -112,4 +127,9 @@ func (a *App) backends(ctx context.Context) map[string]string {
 		out[k] = c.Backend
 	}
 	return out
+}
+
+// isPolicyAPI reports whether a raw request path is under /api/policies.
+func isPolicyAPI(raw string) bool {
+	return raw == "/api/policies" || strings.HasPrefix(raw, "/api/policies/") || strings.HasPrefix(raw, "/api/policies?")
 }

@@ -21,6 +21,36 @@ const (
 	JobDone    = "done"
 )
 
+// Outcomes of a done job, from its items: every item succeeded (cached or
+// already cached); some failed or were denied while others succeeded;
+// none succeeded; or the job was canceled (some items never ran).
+const (
+	OutcomeDone             = "done"
+	OutcomeDoneWithFailures = "done_with_failures"
+	OutcomeFailed           = "failed"
+	OutcomeCanceled         = "canceled"
+)
+
+// Outcome is what a done job achieved ("" while it runs): a job whose
+// items failed is not simply done.
+func (j Job) Outcome() string {
+	if j.State != JobDone {
+		return ""
+	}
+	t := j.Totals
+	ok := t.ByState[ItemCached] + t.ByState[ItemAlreadyCached]
+	bad := t.ByState[ItemFailed] + t.ByState[ItemDenied]
+	switch {
+	case t.ByState[ItemCanceled] > 0:
+		return OutcomeCanceled
+	case bad == 0:
+		return OutcomeDone
+	case ok == 0:
+		return OutcomeFailed
+	}
+	return OutcomeDoneWithFailures
+}
+
 // Item states. Queued and running are pending; the others are terminal.
 const (
 	ItemQueued        = "queued"

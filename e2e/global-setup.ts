@@ -92,6 +92,15 @@ ${generic('catalog', 'Listing, search, sort and paging')}${generic('evictions', 
       - "index\\\\.json$"
     cache:
       mutable_ttl: 1
+  cleanup:
+    base_url: "${origin}"
+    type: remote
+    package: generic
+    description: "Cleanup policies and quota"
+    immutable_patterns:
+      - "^files/.*\\\\.bin$"
+    cache:
+      max_size: "1MiB"
 `;
 }
 

@@ -37,6 +37,8 @@ type Deps struct {
 	Upstream *upstream.Client
 	Meta     db.Store
 	Jobs     *jobs.Manager // batch cache jobs
+	// Policies runs cleanup policies; nil: /api/policies answers 503.
+	Policies Policies
 	Admin    *Admin
 	Auth     *auth.Authenticator // users, tokens, sessions
 	Access   db.AuthStore        // lists users, tokens and the audit log

@@ -99,6 +99,9 @@ func (h *Handler) CacheArtifact(c *fiber.Ctx) error {
 		if inv.Path != "" {
 			body["path"] = inv.Path
 		}
+		if len(inv.Lines) > 0 {
+			body["invalid"] = invalidJSON(inv.Lines)
+		}
 		return c.Status(http.StatusBadRequest).JSON(body)
 	}
 	if err != nil {
@@ -133,7 +136,7 @@ func (h *Handler) Jobs(c *fiber.Ctx) error {
 	out := make([]jobJSON, 0, len(list))
 	for _, j := range list {
 		if h.mayRead(who, j.Remote) {
-			out = append(out, toJobJSON(j))
+			out = append(out, toJobJSON(j, time.Now()))
 		}
 	}
 	return c.JSON(fiber.Map{"jobs": out})
@@ -150,7 +153,7 @@ func (h *Handler) Job(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := jobDetailJSON{jobJSON: toJobJSON(j), Items: []itemJSON{}}
+	out := jobDetailJSON{jobJSON: toJobJSON(j, time.Now()), Items: []itemJSON{}}
 	for _, it := range j.Items {
 		if it.Idx <= sel.after || (sel.states != nil && !sel.states[it.State]) {
 			continue
@@ -287,15 +290,17 @@ func (h *Handler) CancelJob(c *fiber.Ctx) error {
 	return c.JSON(struct {
 		jobJSON
 		Canceled int `json:"canceled"`
-	}{toJobJSON(j), n})
+	}{toJobJSON(j, time.Now()), n})
 }
 
-// jobJSON is a job on the wire.
+// jobJSON is a job on the wire. State is queued, running or done, as it
+// always was; Outcome tells what a done job achieved (db.Outcome*).
 type jobJSON struct {
 	ID        string     `json:"id"`
 	URL       string     `json:"url"`
 	Remote    string     `json:"remote,omitempty"`
 	State     string     `json:"state"`
+	Outcome   string     `json:"outcome,omitempty"`
 	Pin       bool       `json:"pin"`
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
@@ -304,7 +309,10 @@ type jobJSON struct {
 }
 
 // totalsJSON is a job's progress: items by state, bytes, and the percentage
-// of items finished.
+// of items finished. Weighted is the percentage of the work done, weighted
+// by the items' sizes when WeightedBy is "bytes" (GET /jobs/{id}; a list
+// of jobs weighs items); Rate (bytes per second) and ETASeconds appear once
+// they can be told.
 type totalsJSON struct {
 	Items      int            `json:"items"`
 	Finished   int            `json:"finished"`
@@ -312,6 +320,25 @@ type totalsJSON struct {
 	BytesDone  int64          `json:"bytes_done"`
 	BytesTotal int64          `json:"bytes_total"`
 	Progress   float64        `json:"progress"`
+	Weighted   float64        `json:"weighted_progress"`
+	WeightedBy string         `json:"weighted_by"`
+	Rate       int64          `json:"rate,omitempty"`
+	ETASeconds int64          `json:"eta_seconds,omitempty"`
+}
+
+// invalidLineJSON is one refused path of a submission.
+type invalidLineJSON struct {
+	Index  int    `json:"index"`
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+func invalidJSON(lines []jobs.InvalidLine) []invalidLineJSON {
+	out := make([]invalidLineJSON, len(lines))
+	for i, l := range lines {
+		out[i] = invalidLineJSON{Index: l.Index, Path: l.Path, Reason: l.Reason}
+	}
+	return out
 }
 
 // itemJSON is one item of a job on the wire.
@@ -330,14 +357,20 @@ type itemJSON struct {
 	Worker     string     `json:"worker,omitempty"`
 }
 
-func toJobJSON(j db.Job) jobJSON {
+func toJobJSON(j db.Job, now time.Time) jobJSON {
 	t := j.Totals
-	out := jobJSON{ID: j.ID, URL: "/jobs/" + j.ID, Remote: j.Remote, State: j.State, Pin: j.Pin,
+	out := jobJSON{ID: j.ID, URL: "/jobs/" + j.ID, Remote: j.Remote, State: j.State, Outcome: j.Outcome(), Pin: j.Pin,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 		Totals: totalsJSON{Items: t.Items, Finished: t.Finished(), ByState: t.ByState, BytesDone: t.BytesDone, BytesTotal: t.BytesTotal}}
 	if t.Items > 0 {
 		out.Totals.Progress = float64(int(1000*float64(out.Totals.Finished)/float64(t.Items))) / 10
 	}
+	m := jobs.Measure(j, now)
+	out.Totals.Weighted, out.Totals.WeightedBy = m.Percent, "items"
+	if m.ByBytes {
+		out.Totals.WeightedBy = "bytes"
+	}
+	out.Totals.Rate, out.Totals.ETASeconds = int64(m.Rate), int64(m.ETA.Seconds())
 	return out
 }
 

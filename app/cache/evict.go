@@ -15,6 +15,8 @@ type BulkResult struct {
 	Count  int64 `json:"count"`
 	Bytes  int64 `json:"bytes"`
 	DryRun bool  `json:"dry_run"`
+	// Failed counts artifacts that could not be evicted (EvictEach).
+	Failed int64 `json:"failed,omitempty"`
 }
 
 // EvictMatching evicts every artifact of remote whose path contains q
@@ -39,23 +41,9 @@ func (e *Engine) EvictWhere(ctx context.Context, remote, q string, match func(pa
 	var res BulkResult
 	// Remembered upstream 404s cannot be listed: forget all of the remote's.
 	e.forgetAllMissing(ctx, remote)
-	// Collect first, then delete: deleting while paging would shift the walk.
-	var victims []db.Artifact
-	cur := ""
-	for {
-		page, err := e.o.Meta.ListArtifacts(ctx, db.ListQuery{Remote: remote, Q: q, Limit: db.MaxListLimit, Cursor: cur})
-		if err != nil {
-			return res, fmt.Errorf("cache: list %s: %w", remote, err)
-		}
-		for _, a := range page.Items {
-			if match == nil || match(a.Path) {
-				victims = append(victims, a)
-			}
-		}
-		if page.NextCursor == "" {
-			break
-		}
-		cur = page.NextCursor
+	victims, err := e.Select(ctx, remote, q, func(a db.Artifact) bool { return match == nil || match(a.Path) })
+	if err != nil {
+		return res, err
 	}
 	for _, a := range victims {
 		err := e.Evict(ctx, remote, a.Path, reason)
@@ -69,6 +57,70 @@ func (e *Engine) EvictWhere(ctx context.Context, remote, q string, match func(pa
 		res.Bytes += a.Size
 	}
 	return res, nil
+}
+
+// Walk calls fn for every artifact of remote whose path contains q
+// (case-insensitive; "" for all), in path order, until fn returns false.
+// Access times still batched in memory are written first, so that fn sees
+// every artifact's last access.
+func (e *Engine) Walk(ctx context.Context, remote, q string, fn func(db.Artifact) bool) error {
+	e.hits.flush()
+	cur := ""
+	for {
+		page, err := e.o.Meta.ListArtifacts(ctx, db.ListQuery{Remote: remote, Q: q, Limit: db.MaxListLimit, Cursor: cur})
+		if err != nil {
+			return fmt.Errorf("cache: list %s: %w", remote, err)
+		}
+		for _, a := range page.Items {
+			if !fn(a) {
+				return nil
+			}
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		cur = page.NextCursor
+	}
+}
+
+// Select returns the artifacts Walk finds that satisfy match (nil: all).
+// The whole list is collected before anything is deleted: deleting while
+// paging would shift the walk.
+func (e *Engine) Select(ctx context.Context, remote, q string, match func(db.Artifact) bool) ([]db.Artifact, error) {
+	var out []db.Artifact
+	err := e.Walk(ctx, remote, q, func(a db.Artifact) bool {
+		if match == nil || match(a) {
+			out = append(out, a)
+		}
+		return true
+	})
+	return out, err
+}
+
+// EvictEach evicts the given artifacts of remote, going on past a failure:
+// the result counts the evicted ones and their bytes, Failed the others,
+// and the error is the first failure. An artifact already gone is skipped.
+func (e *Engine) EvictEach(ctx context.Context, remote string, victims []db.Artifact, reason string) (BulkResult, error) {
+	var res BulkResult
+	var first error
+	for _, a := range victims {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		err := e.Evict(ctx, remote, a.Path, reason)
+		switch {
+		case errors.Is(err, db.ErrNotFound):
+		case err != nil:
+			res.Failed++
+			if first == nil {
+				first = err
+			}
+		default:
+			res.Count++
+			res.Bytes += a.Size
+		}
+	}
+	return res, first
 }
 
 // Quota enforces cache.max_size per remote: after a commit pushes a remote

@@ -243,6 +243,7 @@ func TestValidationErrors(t *testing.T) {
 		{"private redirects not a boolean", "bad:\n    base_url: http://x\n    allow_private_redirects: sometimes", []string{"sometimes"}},
 		{"private redirects typo", "bad:\n    base_url: http://x\n    allow_private_redirect: true", []string{`remote "bad"`, "unknown key `allow_private_redirect`; did you mean `allow_private_redirects`?"}},
 		{"reserved name", "v1:\n    base_url: http://x", []string{`remote "v1"`, "name"}},
+		{"reserved name policies", "policies:\n    base_url: http://x", []string{`remote "policies"`, "name"}},
 		{"unknown access policy", "bad:\n    base_url: http://x\n    access: private", []string{`remote "bad"`, "access", `"private"`, "public, authenticated or scoped"}},
 		{"default docker remote is not docker", "gen:\n    base_url: http://x\ndefault_docker_remote: gen", []string{"default_docker_remote", `"gen"`}},
 	}

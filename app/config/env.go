@@ -62,6 +62,7 @@ var EnvVars = []EnvVar{
 	{Name: "AUTH_CACHE_TTL", Default: "5s", Help: "how long a replica trusts a verified token, password or session without asking the database (revocations also reach every replica at once through Redis)"},
 	{Name: "JOB_RETENTION", Default: "720h", Help: "finished batch jobs are deleted this long after they ended (0: kept forever)"},
 	{Name: "STATS_FLUSH_INTERVAL", Default: "5s", Help: "how often a replica adds its upstream health and traffic counts to the metadata store and reads the other replicas' (the dashboard, /remotes and the upstream state metrics show the sum)"},
+	{Name: "POLICY_POLL", Default: "30s", Help: "longest wait between looks for due cleanup policies (the scheduler also wakes when one is due or saved)"},
 	{Name: "REGISTRY_GC_GRACE", Default: "1h", Help: "garbage collection of local docker repositories keeps an unreferenced blob this long after a push last touched it: longer than any push takes"},
 }
 
@@ -108,6 +109,7 @@ type Env struct {
 	JobConcurrency  int
 	MaxFills        int // MAX_CONCURRENT_FILLS; 0: no limit
 	JobRetention    time.Duration
+	PolicyPoll      time.Duration // POLICY_POLL
 	AuditRetention  time.Duration // 0: audit entries are kept forever
 	AuthCacheTTL    time.Duration // how long a verified credential is trusted without the database
 	RegistryGCGrace time.Duration // REGISTRY_GC_GRACE
@@ -205,6 +207,7 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	e.HeaderTimeout = dur("UPSTREAM_HEADER_TIMEOUT", "30s")
 	e.IdleTimeout = dur("UPSTREAM_IDLE_TIMEOUT", "60s")
 	e.JobRetention = dur("JOB_RETENTION", "720h")
+	e.PolicyPoll = dur("POLICY_POLL", "30s")
 	e.AuditRetention = dur("AUDIT_RETENTION", "2160h")
 	e.AuthCacheTTL = dur("AUTH_CACHE_TTL", "5s")
 	if e.RegistryGCGrace = dur("REGISTRY_GC_GRACE", "1h"); e.RegistryGCGrace == 0 {

@@ -116,6 +116,8 @@ type File struct {
 	Remotes map[string]*Remote `yaml:"remotes"`
 	// DefaultDockerRemote answers un-prefixed /v2 paths (dockerd registry-mirrors).
 	DefaultDockerRemote string `yaml:"default_docker_remote"`
+	// Policies are cleanup policies declared in the file (optional).
+	Policies map[string]*PolicySpec `yaml:"policies"`
 }
 
 // ValidationError lists every problem found in a remotes file.
@@ -175,8 +177,9 @@ func (f *File) validate() []string {
 			continue
 		}
 		r.Name = name
-		if !remoteName.MatchString(name) || name == "v1" {
-			probs = append(probs, fmt.Sprintf("remote %q: name must be letters, digits, '.', '_' or '-' (and not \"v1\")", name))
+		// "v1" and "policies" are taken by /api/v1/remote/… and /api/policies.
+		if !remoteName.MatchString(name) || name == "v1" || name == "policies" {
+			probs = append(probs, fmt.Sprintf("remote %q: name must be letters, digits, '.', '_' or '-' (and not \"v1\" or \"policies\")", name))
 		}
 		probs = append(probs, r.validate()...)
 	}
@@ -187,6 +190,7 @@ func (f *File) validate() []string {
 			probs = append(probs, fmt.Sprintf("default_docker_remote: %q is a local repository (it is addressed by its name: /v2/%s/<image>)", d, d))
 		}
 	}
+	probs = append(probs, f.validatePolicies()...)
 	return probs
 }
 

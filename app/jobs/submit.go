@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -32,7 +33,17 @@ type Submission struct {
 // InvalidError is a submission refused as a whole; its message is for the client.
 type InvalidError struct {
 	Msg  string
-	Path string // the offending path, when there is one
+	Path string // the first offending path, when there is one
+	// Lines lists every refused path, in submission order, so that a
+	// client can fix them all at once.
+	Lines []InvalidLine
+}
+
+// InvalidLine is one refused path of a submission.
+type InvalidLine struct {
+	Index  int // position in Submission.Paths, from 0
+	Path   string
+	Reason string
 }
 
 func (e *InvalidError) Error() string { return e.Msg }
@@ -42,7 +53,8 @@ func invalid(format string, args ...any) error {
 }
 
 // Submit validates s, stores the job and wakes the workers of every replica.
-// A bad path refuses the whole submission; a URL that matches no remote
+// A bad path, or one the remote's patterns deny, refuses the whole
+// submission (every such path is listed); a URL that matches no remote
 // only refuses its item.
 func (m *Manager) Submit(ctx context.Context, s Submission) (db.Job, error) {
 	cfg := m.o.Config()
@@ -69,12 +81,20 @@ func (m *Manager) Submit(ctx context.Context, s Submission) (db.Job, error) {
 			return j, invalid("remote %q: %s", s.Remote, why)
 		}
 		j.Remote = r.Name
-		for _, raw := range s.Paths {
+		var bad []InvalidLine
+		for i, raw := range s.Paths {
 			key, err := cleanKey(r, raw)
+			if err == nil && !r.Classify(strings.SplitN(key, "?", 2)[0]).Allowed {
+				err = errors.New(ReasonDenied)
+			}
 			if err != nil {
-				return j, &InvalidError{Msg: err.Error(), Path: raw}
+				bad = append(bad, InvalidLine{Index: i, Path: raw, Reason: err.Error()})
+				continue
 			}
 			j.Items = append(j.Items, db.JobItem{Remote: r.Name, Path: key})
+		}
+		if len(bad) > 0 {
+			return j, refused(bad, len(s.Paths))
 		}
 	} else {
 		if s.Remote != "" {
@@ -94,6 +114,15 @@ func (m *Manager) Submit(ctx context.Context, s Submission) (db.Job, error) {
 		m.o.Log.Warn("jobs: announce new job to other replicas; they will find it by polling", "job", j.ID, "err", err)
 	}
 	return j, nil
+}
+
+// refused is the error of a submission with bad paths, naming them all.
+func refused(bad []InvalidLine, of int) error {
+	msg := bad[0].Reason
+	if len(bad) > 1 || of > 1 {
+		msg = fmt.Sprintf("%d of %d paths refused; the first: %s", len(bad), of, bad[0].Reason)
+	}
+	return &InvalidError{Msg: msg, Path: bad[0].Path, Lines: bad}
 }
 
 // unfetchable says why jobs cannot cache a remote's artifacts ("" if they can).
@@ -176,5 +205,39 @@ func resolveURL(f *config.File, raw string) db.JobItem {
 		return refuse(err.Error())
 	}
 	it.Remote, it.Path = best.Name, key
+	if !best.Classify(strings.SplitN(key, "?", 2)[0]).Allowed {
+		// Refused up front, as a path would be; the other URLs still run.
+		it.State, it.Reason = db.ItemDenied, ReasonDenied
+	}
 	return it
+}
+
+// ErrNothingToRetry is returned by Retry for a job without failed items.
+var ErrNothingToRetry = errors.New("jobs: the job has no failed item")
+
+// Retry submits a new job of the failed items of job id (a failed item of a
+// job of URLs is submitted again by its URL), with the job's pin flag. The
+// original job is left as it ended, so its outcome stays on record; the new
+// job is a normal job any replica works on. It returns db.ErrNotFound for an
+// unknown job and ErrNothingToRetry when no item failed.
+func (m *Manager) Retry(ctx context.Context, id string) (db.Job, error) {
+	old, err := m.store.GetJob(ctx, id)
+	if err != nil {
+		return db.Job{}, err
+	}
+	s := Submission{Remote: old.Remote, Pin: old.Pin}
+	for _, it := range old.Items {
+		if it.State != db.ItemFailed {
+			continue
+		}
+		if old.Remote == "" {
+			s.URLs = append(s.URLs, it.URL)
+		} else {
+			s.Paths = append(s.Paths, it.Path)
+		}
+	}
+	if len(s.Paths)+len(s.URLs) == 0 {
+		return db.Job{}, ErrNothingToRetry
+	}
+	return m.Submit(ctx, s)
 }

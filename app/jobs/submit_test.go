@@ -71,3 +71,31 @@ func TestResolveURL(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveURLDenied: a URL whose path the remote's patterns deny is
+// refused up front as denied (not fetched), with its remote and path.
+func TestResolveURLDenied(t *testing.T) {
+	f, err := config.ParseRemotes("remotes.yaml", []byte(`remotes:
+  strict:
+    base_url: https://strict.example.org
+    package: generic
+    immutable_patterns: ["\\.jar$"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, url, state string
+	}{
+		{name: "allowed", url: "https://strict.example.org/a/b.jar", state: ""},
+		{name: "denied", url: "https://strict.example.org/a/readme.txt", state: db.ItemDenied},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			it := resolveURL(f, tc.url)
+			if it.State != tc.state || it.Remote != "strict" || (tc.state != "" && it.Reason != ReasonDenied) {
+				t.Errorf("got %+v, want state %q", it, tc.state)
+			}
+		})
+	}
+}

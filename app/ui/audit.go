@@ -17,7 +17,7 @@ const auditPageSize = 50
 
 // auditActions are the actions offered by the filter.
 var auditActions = []string{auth.ActLogin, auth.ActLogout, auth.ActUpload, auth.ActDelete, auth.ActEvict, auth.ActEvictBulk,
-	auth.ActJobSubmit, auth.ActJobCancel, auth.ActUserCreate, auth.ActUserUpdate, auth.ActUserDelete,
+	auth.ActJobSubmit, auth.ActJobCancel, auth.ActJobRetry, auth.ActPolicySave, auth.ActPolicyDel, auth.ActPolicyRun, auth.ActUserCreate, auth.ActUserUpdate, auth.ActUserDelete,
 	auth.ActTokenCreate, auth.ActTokenRevoke, auth.ActReload}
 
 // parseWhen reads a time of the filter: what a datetime-local field sends

@@ -3,9 +3,12 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -23,6 +26,7 @@ type Jobs interface {
 	Job(ctx context.Context, id string) (db.Job, error)
 	Jobs(ctx context.Context, limit int) ([]db.Job, error)
 	Cancel(ctx context.Context, id string) (int, error)
+	Retry(ctx context.Context, id string) (db.Job, error)
 }
 
 // Bounds of the jobs screens.
@@ -57,7 +61,7 @@ func (h *Handler) jobsProps(c *fiber.Ctx, m Jobs) (views.JobsProps, error) {
 		return p, err
 	}
 	for _, j := range list {
-		p.Jobs = append(p.Jobs, jobView(j))
+		p.Jobs = append(p.Jobs, jobView(j, p.Now, ""))
 	}
 	return p, nil
 }
@@ -92,9 +96,11 @@ func (h *Handler) StartJob(c *fiber.Ctx) error {
 	text := strings.Clone(c.FormValue("paths"))
 	pin := c.FormValue("pin") == "yes"
 	var paths []string
-	for _, l := range strings.Split(text, "\n") {
+	var lineOf []int // the form's line number of each path
+	for i, l := range strings.Split(text, "\n") {
 		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
 			paths = append(paths, l)
+			lineOf = append(lineOf, i+1)
 		}
 	}
 	var j db.Job
@@ -114,6 +120,12 @@ func (h *Handler) StartJob(c *fiber.Ctx) error {
 			return perr
 		}
 		p.Remote, p.Paths, p.Pin, p.Error = remote, text, pin, msg
+		for _, l := range inv.Lines {
+			p.Invalid = append(p.Invalid, views.InvalidLine{Line: lineOf[l.Index], Path: l.Path, Reason: l.Reason})
+		}
+		if len(inv.Lines) > 0 {
+			p.Error = fmt.Sprintf("%d of %d paths cannot be cached; fix or remove these lines:", len(inv.Lines), len(paths))
+		}
 		c.Status(http.StatusBadRequest)
 		return h.render(c, views.JobsPage(p), views.JobForm(p))
 	}
@@ -143,7 +155,12 @@ func (h *Handler) JobPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p := views.JobDetailProps{Chrome: h.chrome(c, "Job "+views.Short(j.ID, 8), "jobs"), Now: h.d.Now(), Job: jobView(j)}
+	filter := c.Query("state")
+	if filter != "" && !slices.Contains(db.ItemStates, filter) {
+		filter = ""
+	}
+	now := h.d.Now()
+	p := views.JobDetailProps{Chrome: h.chrome(c, "Job "+views.Short(j.ID, 8), "jobs"), Now: now, Job: jobView(j, now, filter), Filter: filter}
 	return h.render(c, views.JobDetailPage(p), views.JobDetail(p))
 }
 
@@ -168,20 +185,54 @@ func (h *Handler) CancelJob(c *fiber.Ctx) error {
 	return h.JobPage(c)
 }
 
-// jobView converts a job for the views.
-func jobView(j db.Job) views.JobView {
-	v := views.JobView{ID: j.ID, Remote: j.Remote, State: j.State, Pin: j.Pin, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+// RetryJob starts a new job of the failed items of a job (POST
+// /ui/jobs/{id}/retry) and goes to it; the original job stays as it ended.
+func (h *Handler) RetryJob(c *fiber.Ctx) error {
+	m, err := h.jobsManager()
+	if err != nil {
+		return err
+	}
+	id := utils.CopyString(c.Params("id"))
+	j, err := m.Retry(c.UserContext(), id)
+	var inv *jobs.InvalidError
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return fail(http.StatusNotFound, "There is no job with this id.")
+	case errors.Is(err, jobs.ErrNothingToRetry):
+		return fail(http.StatusConflict, "No item of this job failed: there is nothing to retry.")
+	case errors.As(err, &inv):
+		return fail(http.StatusBadRequest, "The failed items cannot be retried: "+inv.Msg)
+	case err != nil:
+		return err
+	}
+	h.record(c, auth.Event{Action: auth.ActJobRetry, Remote: j.Remote, Target: id, Count: int64(len(j.Items)), Detail: "dashboard: new job " + j.ID})
+	if isHTMX(c) {
+		c.Set("HX-Redirect", "/ui/jobs/"+j.ID)
+		return c.SendStatus(http.StatusOK)
+	}
+	return c.Redirect("/ui/jobs/"+j.ID, http.StatusSeeOther)
+}
+
+// jobView converts a job for the views; filter keeps the items in that
+// state only ("" keeps all).
+func jobView(j db.Job, now time.Time, filter string) views.JobView {
+	v := views.JobView{ID: j.ID, Remote: j.Remote, State: j.State, Outcome: j.Outcome(), Pin: j.Pin, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 		Items: j.Totals.Items, Finished: j.Totals.Finished(), Failed: j.Totals.ByState[db.ItemFailed],
 		BytesDone: j.Totals.BytesDone, BytesTotal: j.Totals.BytesTotal}
+	m := jobs.Measure(j, now)
+	v.Percent, v.ByBytes, v.Rate, v.ETA = m.Percent, m.ByBytes, int64(m.Rate), m.ETA
 	for _, s := range db.ItemStates {
 		if n := j.Totals.ByState[s]; n > 0 {
 			v.ByState = append(v.ByState, views.KV{Key: s, Value: strconv.Itoa(n)})
 		}
 	}
-	for i, it := range j.Items {
-		if i >= maxItemRows {
-			v.Hidden = len(j.Items) - maxItemRows
-			break
+	for _, it := range j.Items {
+		if filter != "" && it.State != filter {
+			continue
+		}
+		if len(v.Rows) >= maxItemRows {
+			v.Hidden++
+			continue
 		}
 		v.Rows = append(v.Rows, views.JobItemView{Idx: it.Idx, Remote: it.Remote, Path: it.Path, URL: it.URL, State: it.State,
 			Reason: it.Reason, BytesDone: it.BytesDone, BytesTotal: it.BytesTotal, Attempts: it.Attempts})

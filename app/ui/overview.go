@@ -33,7 +33,7 @@ func (h *Handler) Overview(c *fiber.Ctx) error {
 		if !auth.Allowed(who, auth.Read, r) {
 			continue
 		}
-		s := views.RemoteSummary{Name: name, Type: r.Type, Package: r.Package, Description: r.Description}
+		s := views.RemoteSummary{Name: name, Type: r.Type, Package: r.Package, Description: r.Description, MaxSize: r.MaxSizeBytes()}
 		t, err := h.d.Meta.Totals(ctx, name, "")
 		if err == nil {
 			s.Count, s.Bytes = t.Count, t.Bytes

@@ -17,7 +17,8 @@ import (
 // remoteInfo summarises a remote's configuration for its screen.
 func remoteInfo(r *config.Remote) views.RemoteInfo {
 	return views.RemoteInfo{Name: r.Name, Type: r.Type, Package: r.Package, Description: r.Description,
-		BaseURL: r.BaseURL, Local: r.IsLocal(), ImmutableTTL: r.ImmutableTTL(), MutableTTL: r.MutableTTL(), MaxSize: r.Cache.MaxSize}
+		BaseURL: r.BaseURL, Local: r.IsLocal(), ImmutableTTL: r.ImmutableTTL(), MutableTTL: r.MutableTTL(), MaxSize: r.Cache.MaxSize,
+		MaxSizeBytes: r.MaxSizeBytes()}
 }
 
 // validHist accepts the previous-pages trail of views.ListState.

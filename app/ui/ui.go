@@ -48,6 +48,8 @@ type Deps struct {
 	Engine Engine
 	// Jobs runs batch cache jobs; nil hides the jobs screen.
 	Jobs Jobs
+	// Policies runs cleanup policies; nil: their screens answer 503.
+	Policies Policies
 	// Registry is the store of local docker repositories; nil hides their
 	// images (their screen then lists artifacts like any repository).
 	Registry Registry
@@ -138,6 +140,15 @@ func (h *Handler) Mount(f fiber.Router) {
 	g.Post("/jobs", h.need(auth.Admin), h.StartJob)
 	g.Get("/jobs/:id", h.need(auth.Admin), h.JobPage)
 	g.Post("/jobs/:id/cancel", h.need(auth.Admin), h.CancelJob)
+	g.Post("/jobs/:id/retry", h.need(auth.Admin), h.RetryJob)
+	g.Get("/policies", h.need(auth.Admin), h.PoliciesPage)
+	g.Post("/policies", h.need(auth.Admin), h.SavePolicy)
+	g.Post("/policies/preview", h.need(auth.Admin), h.PreviewForm)
+	g.Get("/policies/:id", h.need(auth.Admin), h.PolicyPage)
+	g.Post("/policies/:id", h.need(auth.Admin), h.SavePolicy)
+	g.Post("/policies/:id/preview", h.need(auth.Admin), h.PreviewPolicy)
+	g.Post("/policies/:id/run", h.need(auth.Admin), h.RunPolicy)
+	g.Post("/policies/:id/delete", h.need(auth.Admin), h.DeletePolicy)
 	h.mountAccess(g)
 	g.Use(func(c *fiber.Ctx) error { return errNotFound })
 }

@@ -556,6 +556,11 @@ func (f *fakeJobs) Job(_ context.Context, id string) (db.Job, error) {
 
 func (f *fakeJobs) Jobs(context.Context, int) ([]db.Job, error) { return nil, nil }
 
+// Retry is not exercised by these tests (app/jobs_test.go covers it).
+func (f *fakeJobs) Retry(context.Context, string) (db.Job, error) {
+	return db.Job{}, jobs.ErrNothingToRetry
+}
+
 // Cancel ends the queued items, as the stores do.
 func (f *fakeJobs) Cancel(_ context.Context, id string) (int, error) {
 	f.mu.Lock()

@@ -33,6 +33,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts the origin (on port, else a free one) and returns its base URL and a stopper. */
 export async function startOrigin(port = 0): Promise<{ url: string; close: () => Promise<void> }> {
+  // "…flaky3-…" files answer 503 to their first three GETs (a job's item
+  // fails after its retries; a retry of the job then succeeds).
+  const flakyGets = new Map<string, number>();
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin');
     let p = decodeURIComponent(url.pathname);
@@ -43,6 +46,14 @@ export async function startOrigin(port = 0): Promise<{ url: string; close: () =>
         return;
       }
       p = p.slice('/private'.length);
+    }
+    if (p.includes('flaky3-') && req.method === 'GET') {
+      const n = (flakyGets.get(p) ?? 0) + 1;
+      flakyGets.set(p, n);
+      if (n <= 3) {
+        res.writeHead(503).end('try again later');
+        return;
+      }
     }
     if (p.includes('missing')) {
       res.writeHead(404).end('not found');

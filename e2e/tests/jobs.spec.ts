@@ -9,7 +9,7 @@ test('a job started from the form runs to completion with live progress', async 
 
   const slow = ['slow/a-40.bin', 'slow/b-48.bin', 'slow/c-56.bin'];
   await page.getByLabel('Repository', { exact: true }).selectOption('batch');
-  await page.getByLabel(/Paths, one per line/).fill([...slow, 'files/missing-1.bin', 'docs/not-allowed.txt'].join('\n'));
+  await page.getByLabel(/Paths, one per line/).fill([...slow, 'files/missing-1.bin'].join('\n'));
   await page.getByRole('button', { name: 'Start job' }).click();
   await expect(page).toHaveURL(/\/ui\/jobs\/[0-9a-f-]{36}$/);
   const jobURL = page.url();
@@ -17,7 +17,7 @@ test('a job started from the form runs to completion with live progress', async 
   await page.evaluate(() => ((window as unknown as { mark: string }).mark = 'same-document'));
 
   const items = page.locator('#job-items tbody tr');
-  await expect(items).toHaveCount(5);
+  await expect(items).toHaveCount(4);
   const states = () => items.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.state ?? ''));
   const seen = new Set<string>();
   const timeline: string[] = [];
@@ -30,8 +30,10 @@ test('a job started from the form runs to completion with live progress', async 
       shot = true;
       await screen(page, '11-job-running');
     }
-    return await page.getByTestId('job-state').textContent();
+    return await page.locator('#job').getAttribute('data-state');
   }, { timeout: 90_000, intervals: [200] }).toBe('done');
+  // An item failed: the job is not a plain "done".
+  await expect(page.getByTestId('job-state')).toHaveText('done with failures');
   await screen(page, '12-job-done');
 
   // The states changed in place, without a reload, through pending ones.
@@ -46,7 +48,6 @@ test('a job started from the form runs to completion with live progress', async 
   for (const p of slow) await expect(row(p)).toHaveAttribute('data-state', 'cached');
   await expect(row('files/missing-1.bin')).toHaveAttribute('data-state', 'failed');
   await expect(row('files/missing-1.bin')).toContainText(/404|not found/i);
-  await expect(row('docs/not-allowed.txt')).toHaveAttribute('data-state', 'denied');
 
   // The artifacts are in the cache.
   expect(new Set(await listed(request, 'batch', 'slow/'))).toEqual(new Set(slow));
@@ -86,7 +87,7 @@ test('canceling a running job ends its queued items and lets the running one fin
   await expect(row(paths[0])).toHaveAttribute('data-state', 'running', { timeout: 60_000 });
   await page.getByRole('button', { name: 'Cancel queued items' }).click();
 
-  await expect(page.getByTestId('job-state')).toHaveText('done', { timeout: 30_000 });
+  await expect(page.getByTestId('job-state')).toHaveText('canceled', { timeout: 30_000 });
   await expect(row(paths[0])).toHaveAttribute('data-state', 'cached');
   for (const p of paths.slice(1)) {
     await expect(row(p)).toHaveAttribute('data-state', 'canceled');
@@ -94,4 +95,67 @@ test('canceling a running job ends its queued items and lets the running one fin
   }
   await expect(page.getByRole('button', { name: 'Cancel queued items' })).toHaveCount(0);
   await screen(page, '14-job-canceled');
+});
+
+test('a job with failed items reads "done with failures"; retrying re-runs only the failed items', async ({ page, request }) => {
+  test.setTimeout(120_000);
+  await signIn(page);
+  await page.goto('/ui/jobs');
+  const ok = ['files/retry-ok-a-8.bin', 'files/retry-ok-b-12.bin'];
+  const flaky = 'files/flaky3-retry-16.bin'; // 503 three times: fails after the worker's own retries
+  await page.getByLabel('Repository', { exact: true }).selectOption('batch');
+  await page.getByLabel(/Paths, one per line/).fill([ok[0], flaky, ok[1]].join('\n'));
+  await page.getByRole('button', { name: 'Start job' }).click();
+  await expect(page).toHaveURL(/\/ui\/jobs\/[0-9a-f-]{36}$/);
+  const firstURL = page.url();
+
+  await expect(page.getByTestId('job-state')).toHaveText('done with failures', { timeout: 60_000 });
+  await expect(page.locator('#job')).toHaveAttribute('data-outcome', 'done_with_failures');
+  const row = (p: string) => page.locator('#job-items tbody tr', { hasText: p });
+  await expect(row(flaky)).toHaveAttribute('data-state', 'failed');
+  await expect(row(flaky)).toContainText(/attempts/);
+  // Progress is weighted by the sizes it knows, with what it downloaded.
+  await expect(page.getByTestId('job-progress')).toContainText('100.0% (by bytes)');
+
+  // Filter: only the failed item.
+  await page.getByRole('navigation', { name: 'Show items by state' }).getByRole('link', { name: /^failed/ }).click();
+  await expect(page.locator('#job-items tbody tr')).toHaveCount(1);
+  await expect(page.locator('#job-items tbody tr')).toContainText(flaky);
+  await screen(page, '15-job-failed-filter');
+
+  await page.getByRole('button', { name: 'Retry failed items' }).click();
+  await expect(page).toHaveURL(/\/ui\/jobs\/[0-9a-f-]{36}$/);
+  expect(page.url()).not.toBe(firstURL);
+  // The new job holds the failed item only, and caches it.
+  await expect(page.locator('#job-items tbody tr')).toHaveCount(1);
+  await expect(page.getByTestId('job-state')).toHaveText('done', { timeout: 60_000 });
+  await expect(row(flaky)).toHaveAttribute('data-state', 'cached');
+  await expect(page.getByRole('button', { name: 'Retry failed items' })).toHaveCount(0);
+  expect(await listed(request, 'batch', 'retry')).toEqual(expect.arrayContaining([flaky, ...ok]));
+
+  // The first job still tells what happened to it.
+  await page.goto(firstURL);
+  await expect(page.getByTestId('job-state')).toHaveText('done with failures');
+  await screen(page, '16-job-retried');
+});
+
+test('every path the patterns deny or that is invalid is listed at submit', async ({ page, request }) => {
+  await signIn(page);
+  await page.goto('/ui/jobs');
+  await page.getByLabel('Repository', { exact: true }).selectOption('batch');
+  const text = ['files/fine-4.bin', 'docs/readme.txt', '', 'files/../../etc/passwd', 'files/fine-5.bin', 'notes.md'].join('\n');
+  await page.getByLabel(/Paths, one per line/).fill(text);
+  await page.getByRole('button', { name: 'Start job' }).click();
+  const alert = page.locator('#job-form [role=alert]');
+  await expect(alert).toContainText('3 of 5 paths cannot be cached');
+  const lines = page.getByTestId('invalid-lines').locator('li');
+  await expect(lines).toHaveCount(3);
+  expect(await lines.evaluateAll((ls) => ls.map((l) => (l as HTMLElement).dataset.line))).toEqual(['2', '4', '6']);
+  await expect(lines.nth(0)).toContainText("docs/readme.txt — path not allowed by the remote's patterns");
+  await expect(lines.nth(1)).toContainText("'..' segment not allowed");
+  await expect(lines.nth(2)).toContainText('notes.md');
+  await expect(page.getByLabel(/Paths, one per line/)).toHaveValue(text);
+  await screen(page, '17-job-invalid-lines');
+  // Nothing was queued.
+  expect(await listed(request, 'batch', 'fine-')).toEqual([]);
 });
