@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 func (a *App) openBackends(ctx context.Context, e config.Env) error {
 	var err error
 	if e.DatabaseURL != "" {
-		pg, err := db.OpenPostgres(ctx, e.DatabaseURL)
+		pg, err := db.OpenPostgres(ctx, e.DatabaseURL, db.CountQueries(a.Metrics.MetadataQueries.Add))
 		if err != nil {
 			return fmt.Errorf("metadata: %w", err)
 		}
@@ -165,10 +165,12 @@ func (a *App) openBackends(ctx context.Context, e config.Env) error {
 	}
 	if e.RedisURL != "" {
 		routeRedisLogs(a.log)
-		a.Coord, err = coord.NewRedis(ctx, e.RedisURL, e.RedisPrefix)
+		r, err := coord.NewRedis(ctx, e.RedisURL, e.RedisPrefix)
 		if err != nil {
 			return fmt.Errorf("coordination: %w", err)
 		}
+		r.CountCommands(a.Metrics.CoordCommands.Add)
+		a.Coord = r
 		a.log.Info("coordination: " + a.Coord.Describe())
 	} else {
 		a.Coord = coord.NewLocal()

@@ -11,6 +11,7 @@ import (
 	"artifactapi/app/api"
 	"artifactapi/app/cache"
 	imagetree "artifactapi/app/images"
+	"artifactapi/app/metrics"
 	"artifactapi/app/registry"
 	"artifactapi/app/stats"
 	"artifactapi/app/ui"
@@ -41,7 +42,12 @@ func (a *App) routes() *fiber.App {
 	f.Server().HeaderReceived = a.headerReceived
 	// No answer is ever sniffed into another type: router 404s and 405s and
 	// the JSON management routes included (/api and /v2 add their sandbox).
+	// Backend calls made while answering are counted as the request's
+	// (artifactapi_metadata_queries_total{phase="request"}); the marked
+	// context is built once, so this costs no allocation.
+	reqCtx := metrics.Context(metrics.PhaseRequest)
 	f.Use(func(c *fiber.Ctx) error {
+		c.SetUserContext(reqCtx)
 		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 		return c.Next()
 	})

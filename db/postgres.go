@@ -45,7 +45,7 @@ func PostgresDSN(host, port, user, pass, dbname string) string {
 // OpenPostgres connects to the database named by dsn (a postgres:// URL or a
 // key=value string), checks it can be reached and applies pending migrations
 // (see Migrate). Errors never contain the password of dsn.
-func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
+func OpenPostgres(ctx context.Context, dsn string, opts ...PostgresOption) (*Postgres, error) {
 	if err := checkDSNAuthority(dsn); err != nil {
 		return nil, err
 	}
@@ -55,6 +55,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		return nil, secrets.redact(parseDSNError(err))
 	}
 	secrets = append(secrets, cfg.ConnConfig.Password)
+	for _, o := range opts {
+		o(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, secrets.redact(fmt.Errorf("db: open PostgreSQL: %w", err))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"artifactapi/app/coord"
+	"artifactapi/app/metrics"
 	"artifactapi/app/upstream"
 	"artifactapi/db"
 )
@@ -109,7 +110,7 @@ func streamResult(f *fill, art db.Artifact, sized bool) *Result {
 // leaves does not stop it.
 func (e *Engine) lead(f *fill) {
 	defer e.wg.Done()
-	ctx := context.Background()
+	ctx := metrics.Context(metrics.PhaseFill)
 	defer func() {
 		e.mu.Lock()
 		if e.inflight[f.key] == f { // a new fill may have taken the slot after this one failed

@@ -33,7 +33,8 @@ type memo struct {
 	// what it read before it.
 	gen     uint64
 	trusted atomic.Bool
-	onTrust func(bool) // reports changes of trusted
+	losses  atomic.Uint64 // times trust was lost
+	onTrust func(bool)    // reports changes of trusted
 }
 
 type memoEntry struct {
@@ -112,11 +113,21 @@ func (m *memo) clear() {
 // setTrusted switches the memo on or off; both directions empty it.
 func (m *memo) setTrusted(ok bool) {
 	if m.trusted.Swap(ok) != ok {
+		if !ok {
+			m.losses.Add(1)
+		}
 		m.clear()
 		if m.onTrust != nil {
 			m.onTrust(ok)
 		}
 	}
+}
+
+// MemoTrust reports whether warm hits read metadata from memory now, and
+// how many times this replica has stopped trusting its memo so far (a
+// caller comparing two readings knows whether trust held in between).
+func (e *Engine) MemoTrust() (trusted bool, losses uint64) {
+	return e.memo.trusted.Load(), e.memo.losses.Load()
 }
 
 const invalidateTopic = "invalidate"

@@ -35,6 +35,11 @@ type Metrics struct {
 	UpstreamLatency  *prometheus.HistogramVec // remote
 
 	*Ops // request latency, job throughput (ops.go)
+	// MetadataQueries counts statements sent to PostgreSQL and
+	// CoordCommands commands sent to Redis, by phase (request, fill,
+	// background): what sizes those servers (docs/scaling.md).
+	MetadataQueries *BackendCalls
+	CoordCommands   *BackendCalls
 
 	served sync.Map // servedKey → *servedSeries
 }
@@ -79,10 +84,15 @@ func New() *Metrics {
 		UpstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "artifactapi_upstream_latency_seconds",
 			Help:    "Time from an upstream request to its response headers, by remote.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"remote"}),
+		MetadataQueries: newBackendCalls("artifactapi_metadata_queries_total",
+			"Statements sent to PostgreSQL, by phase: request (answering a client), fill (a download into the cache), background (hit counts, jobs, sweeps)."),
+		CoordCommands: newBackendCalls("artifactapi_coordination_commands_total",
+			"Commands sent to Redis, by phase: request, fill, background (invalidation probes, lock refreshes)."),
 	}
 	r.MustRegister(m.Requests, m.BytesServed, m.UpstreamFetch, m.UpstreamBytes, m.DownloadsInFlight,
 		m.Coalesced, m.StaleServes, m.Errors, m.Evictions, m.CoordFailures,
 		m.PendingNotices, m.MetadataTrusted, m.FillsRefused, m.Rewrites, m.UpstreamRequests, m.UpstreamLatency,
+		m.MetadataQueries, m.CoordCommands,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Ops = newOps(r)
 	for _, k := range ErrorKinds {

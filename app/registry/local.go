@@ -15,6 +15,7 @@ import (
 	"artifactapi/app/config"
 	"artifactapi/app/httpserve"
 	"artifactapi/app/localrepo"
+	"artifactapi/app/metrics"
 	"artifactapi/app/oci"
 )
 
@@ -53,7 +54,7 @@ type localReq struct {
 
 // ctx is the context of storage calls (see request.ctx: never the
 // recycled *fasthttp.RequestCtx).
-func (r localReq) ctx() context.Context { return context.Background() }
+func (r localReq) ctx() context.Context { return metrics.Context(metrics.PhaseRequest) }
 
 func (r localReq) detail() map[string]string {
 	return map[string]string{"remote": r.repo.Remote, "name": r.repo.Name}

@@ -185,8 +185,9 @@ func (r request) classify(p string) (config.Verdict, *Error) {
 // ctx is the context of the engine calls. Not the *fasthttp.RequestCtx: it
 // is recycled once the response is written, while a stream read after the
 // handler returns (and the transports under it) may still hold it. Fills run
-// detached with their own upstream timeouts.
-func (r request) ctx() context.Context { return context.Background() }
+// detached with their own upstream timeouts. It is marked as a request's
+// for the backend call counters.
+func (r request) ctx() context.Context { return metrics.Context(metrics.PhaseRequest) }
 
 func (r request) detail() map[string]string {
 	return map[string]string{"remote": r.t.Remote.Name, "name": r.t.Name}
