@@ -150,7 +150,7 @@ func (a *App) openBackends(ctx context.Context, e config.Env) error {
 		a.Meta, a.statsStore = lite, lite.Stats()
 		a.log.Info("metadata: " + a.Meta.Describe() + " (set DBHOST or DATABASE_URL for PostgreSQL)")
 	}
-	if a.Blobs, err = openBlobs(ctx, e); err != nil {
+	if a.Blobs, err = openBlobs(ctx, e, a.Metrics.BlobRequests.Add); err != nil {
 		return err
 	}
 	if e.MinIOEndpoint != "" {

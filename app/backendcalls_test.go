@@ -12,97 +12,124 @@ import (
 	"artifactapi/app/testenv"
 )
 
-// backendCalls is what the metadata store and Redis were asked, by phase.
+// backendCalls is what the metadata store, Redis and S3 were asked, by phase.
 type backendCalls struct {
-	queries, commands [3]uint64 // by metrics.Phase
+	queries, commands, blobs [3]uint64 // by metrics.Phase
 }
 
 func readCalls(in *apptest.Instance) backendCalls {
 	var c backendCalls
+	m := in.App.Metrics
 	for _, p := range []metrics.Phase{metrics.PhaseBackground, metrics.PhaseRequest, metrics.PhaseFill} {
-		c.queries[p] = in.App.Metrics.MetadataQueries.Count(p)
-		c.commands[p] = in.App.Metrics.CoordCommands.Count(p)
+		c.queries[p] = m.MetadataQueries.Count(p)
+		c.commands[p] = m.CoordCommands.Count(p)
+		c.blobs[p] = m.BlobRequests.Count(p)
 	}
 	return c
 }
 
-// sub returns the calls made on behalf of clients (request and fill phases)
-// between c and later.
-func (c backendCalls) sub(later backendCalls) (queries, commands uint64) {
+// clientCalls are the calls made on behalf of clients (request and fill
+// phases) between two readings.
+type clientCalls struct{ queries, commands, blobs uint64 }
+
+func (c backendCalls) until(later backendCalls) clientCalls {
+	var d clientCalls
 	for _, p := range []metrics.Phase{metrics.PhaseRequest, metrics.PhaseFill} {
-		queries += later.queries[p] - c.queries[p]
-		commands += later.commands[p] - c.commands[p]
+		d.queries += later.queries[p] - c.queries[p]
+		d.commands += later.commands[p] - c.commands[p]
+		d.blobs += later.blobs[p] - c.blobs[p]
 	}
-	return queries, commands
+	return d
 }
 
-// TestBackendCallsPerRequest pins the PostgreSQL statements and Redis
-// commands of a cold fill and of a warm hit on the production backends, the
-// figures docs/scaling.md sizes the servers with: a warm hit costs neither
-// while the metadata memo is trusted, and a cold fill stays within the
+// TestBackendCallsPerRequest pins the PostgreSQL statements, Redis commands
+// and S3 requests of a cold fill and of warm hits on the production
+// backends, the figures docs/scaling.md sizes the servers with: while the
+// metadata memo is trusted a warm hit asks neither PostgreSQL nor Redis; a
+// small one (in the in-memory body cache) no S3 either, a larger one one S3
+// GET and nothing else (no stat, no HEAD). A cold fill stays within the
 // round trips counted when the table was made. A change that adds a round
-// trip to either fails here.
+// trip to any of these fails here.
 func TestBackendCallsPerRequest(t *testing.T) {
-	body := bytes.Repeat([]byte("b"), 4096)
+	small := bytes.Repeat([]byte("s"), 4096)
+	large := bytes.Repeat([]byte("L"), 1<<20) // above the 64 KiB body cache
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", `"v1"`)
-		w.Write(body)
+		if r.URL.Path == "/large.bin" {
+			w.Write(large)
+			return
+		}
+		w.Write(small)
 	}))
 	defer up.Close()
 	in := apptest.Start(t, apptest.NewBackends(t, apptest.Production), apptest.Options{Remotes: accessRemotes(up.URL)})
 	trusted := func() bool { ok, _ := in.App.Engine.MemoTrust(); return ok }
-	testenv.Eventually(t, 10*time.Second, "the metadata memo is trusted", trusted)
-	get := func() string {
+	get := func(path string, body []byte) string {
 		t.Helper()
-		st, h, got := in.Get(t, "/api/pub/f.bin", nil)
+		st, h, got := in.Get(t, path, nil)
 		if st != http.StatusOK || !bytes.Equal(got, body) {
-			t.Fatalf("GET: %d, %d bytes", st, len(got))
+			t.Fatalf("GET %s: %d, %d bytes", path, st, len(got))
 		}
 		return h.Get("X-Artifact-Source")
 	}
-
-	before := readCalls(in)
-	if src := get(); src != "remote" {
-		t.Fatalf("first GET answered from %q, want the upstream", src)
+	// Counted when docs/scaling.md was written. PostgreSQL: the lookup, the
+	// re-check under the fill lock, the commit (one upsert). Redis: the
+	// negative-cache epoch and entry, the fill lock (obtain, release), the
+	// advertisement for other replicas (set, delete), the invalidation
+	// notice and the fill announcement. S3: one PUT.
+	const coldQueries, coldCommands, coldBlobs = 3, 8, 1
+	cases := []struct {
+		name string
+		path string
+		body []byte
+		// warmBlobs is the S3 requests of one warm hit.
+		warmBlobs uint64
+	}{
+		{name: "4 KiB, served from memory", path: "/api/pub/small.bin", body: small, warmBlobs: 0},
+		{name: "1 MiB, read from S3", path: "/api/pub/large.bin", body: large, warmBlobs: 1},
 	}
-	testenv.Eventually(t, 10*time.Second, "the download committed", func() bool { return in.App.Engine.InFlight() == 0 })
-	coldQ, coldC := before.sub(readCalls(in))
-	t.Logf("cold fill: %d PostgreSQL statements, %d Redis commands", coldQ, coldC)
-	// Counted when docs/scaling.md was written: lookup, commit (upsert),
-	// and the Redis negative-cache check, fill lock, invalidation notice
-	// and fill announcement.
-	const maxColdQueries, maxColdCommands = 3, 8
-	if coldQ == 0 || coldQ > maxColdQueries {
-		t.Errorf("a cold fill made %d PostgreSQL statements, want 1..%d", coldQ, maxColdQueries)
-	}
-	if coldC == 0 || coldC > maxColdCommands {
-		t.Errorf("a cold fill made %d Redis commands, want 1..%d", coldC, maxColdCommands)
-	}
-
-	// The memo is trusted only while invalidation probes come back within
-	// a second: on a machine loaded enough to miss one, the hits read the
-	// database (correctly) and the window is measured again.
-	const hits = 50
-	get() // the first hit may read the row the commit did not memoise
-	for attempt := 1; ; attempt++ {
-		testenv.Eventually(t, 10*time.Second, "the metadata memo is trusted", trusted)
-		_, lost := in.App.Engine.MemoTrust()
-		before = readCalls(in)
-		for range hits {
-			if src := get(); src != "cache" {
-				t.Fatalf("warm GET answered from %q, want the cache", src)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			testenv.Eventually(t, 10*time.Second, "the metadata memo is trusted", trusted)
+			before := readCalls(in)
+			if src := get(tc.path, tc.body); src != "remote" {
+				t.Fatalf("first GET answered from %q, want the upstream", src)
 			}
-		}
-		warmQ, warmC := before.sub(readCalls(in))
-		ok, lostAfter := in.App.Engine.MemoTrust()
-		if (!ok || lostAfter != lost) && attempt < 5 {
-			t.Logf("the memo lost trust during the window (%d statements): measuring again", warmQ)
-			continue
-		}
-		t.Logf("%d warm hits: %d PostgreSQL statements, %d Redis commands", hits, warmQ, warmC)
-		if warmQ != 0 || warmC != 0 {
-			t.Errorf("%d warm hits made %d PostgreSQL statements and %d Redis commands, want none (memo trusted)", hits, warmQ, warmC)
-		}
-		return
+			testenv.Eventually(t, 10*time.Second, "the download committed", func() bool { return in.App.Engine.InFlight() == 0 })
+			cold := before.until(readCalls(in))
+			t.Logf("cold fill: %d PostgreSQL statements, %d Redis commands, %d S3 requests", cold.queries, cold.commands, cold.blobs)
+			if cold.queries == 0 || cold.queries > coldQueries || cold.commands == 0 || cold.commands > coldCommands ||
+				cold.blobs == 0 || cold.blobs > coldBlobs {
+				t.Errorf("a cold fill made %+v, want at most %d statements, %d commands, %d S3 requests (and some of each)",
+					cold, coldQueries, coldCommands, coldBlobs)
+			}
+
+			// The memo is trusted only while invalidation probes come back
+			// within a second: on a machine loaded enough to miss one, the
+			// hits read the database (correctly) and the window is
+			// measured again.
+			const hits = 20
+			get(tc.path, tc.body) // the first hit may read the row the commit did not memoise
+			for attempt := 1; ; attempt++ {
+				testenv.Eventually(t, 10*time.Second, "the metadata memo is trusted", trusted)
+				_, lost := in.App.Engine.MemoTrust()
+				before = readCalls(in)
+				for range hits {
+					if src := get(tc.path, tc.body); src != "cache" {
+						t.Fatalf("warm GET answered from %q, want the cache", src)
+					}
+				}
+				warm := before.until(readCalls(in))
+				if ok, lostAfter := in.App.Engine.MemoTrust(); (!ok || lostAfter != lost) && attempt < 5 {
+					t.Logf("the memo lost trust during the window (%+v): measuring again", warm)
+					continue
+				}
+				t.Logf("%d warm hits: %d PostgreSQL statements, %d Redis commands, %d S3 requests", hits, warm.queries, warm.commands, warm.blobs)
+				if want := (clientCalls{blobs: hits * tc.warmBlobs}); warm != want {
+					t.Errorf("%d warm hits made %+v, want %+v (memo trusted)", hits, warm, want)
+				}
+				return
+			}
+		})
 	}
 }

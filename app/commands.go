@@ -91,11 +91,13 @@ func openMeta(ctx context.Context, e config.Env) (db.Store, error) {
 	return st, nil
 }
 
-// openBlobs opens the blob store e names (creating the bucket or directory).
-func openBlobs(ctx context.Context, e config.Env) (blob.Store, error) {
+// openBlobs opens the blob store e names (creating the bucket or directory);
+// count, when set, counts the requests sent to S3.
+func openBlobs(ctx context.Context, e config.Env, count func(ctx context.Context, n int)) (blob.Store, error) {
 	if e.MinIOEndpoint != "" {
 		st, err := blob.NewS3(ctx, blob.S3Config{Endpoint: e.MinIOEndpoint, AccessKey: e.MinIOAccessKey,
-			SecretKey: e.MinIOSecretKey, Bucket: e.MinIOBucket, Secure: e.MinIOSecure, Region: e.MinIORegion})
+			SecretKey: e.MinIOSecretKey, Bucket: e.MinIOBucket, Secure: e.MinIOSecure, Region: e.MinIORegion,
+			CountRequests: count})
 		if err != nil {
 			return nil, fmt.Errorf("blobs: %w", err)
 		}
@@ -119,7 +121,7 @@ func openDump(ctx context.Context, e config.Env) (db.Store, db.Dumper, blob.Stor
 		st.Close()
 		return nil, nil, nil, fmt.Errorf("metadata: %s cannot be backed up", st.Describe())
 	}
-	blobs, err := openBlobs(ctx, e)
+	blobs, err := openBlobs(ctx, e, nil)
 	if err != nil {
 		st.Close()
 		return nil, nil, nil, err

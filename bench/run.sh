@@ -10,6 +10,11 @@
 #      rounds (median reported); for artifactapi also with
 #      `Authorization: Bearer <API token>` on a scoped remote, and the ratio
 #      of the authenticated rate to the anonymous one (target ≥ 0.9)
+#   1b. warm 4 KiB hits at each concurrency of BENCH_WRK_CONNS (32 and 256):
+#      requests/s, p50 and p99 latency (wrk --latency), rounds alternating
+#      with nginx for both artifactapi backends (nginx keeps running
+#      through the production rounds), with the p99 ratio to nginx's
+#      (target ≤ 1.5 at equal or better requests/s)
 #   2. a warm 1 GiB hit: MB/s (curl), alternating runs (median reported)
 #   3. a cold 1 GiB file from an origin throttled to 100 MiB/s: time to first
 #      byte for the first client and for a client that joins 1 s later
@@ -22,6 +27,7 @@
 #
 # Knobs (environment): BENCH_BACKENDS ("embedded production"),
 # BENCH_BIG_SIZE (1G), BENCH_RSS_CLIENTS (16), BENCH_WRK_DURATION (10s),
+# BENCH_WRK_CONNS ("32 256"),
 # BENCH_BIG_RUNS (9), BENCH_ORIGIN_RATE (100m, nginx limit_rate),
 # BENCH_TIMEOUT (900 s for the whole run), BENCH_KEEP_LOGS=1 (copy the logs
 # to bench/out/logs), BENCH_QUICK=1 (the warm 4 KiB phase only, no big
@@ -36,6 +42,7 @@ BACKENDS="${BENCH_BACKENDS:-embedded production}"
 BIG="${BENCH_BIG_SIZE:-1G}"
 RSS_CLIENTS="${BENCH_RSS_CLIENTS:-16}"
 WRK_DURATION="${BENCH_WRK_DURATION:-10s}"
+WRK_CONNS="${BENCH_WRK_CONNS:-32 256}"
 ROUNDS="${BENCH_WARM4K_ROUNDS:-3}"
 BIG_RUNS="${BENCH_BIG_RUNS:-9}"
 RATE="${BENCH_ORIGIN_RATE:-100m}"
@@ -125,7 +132,7 @@ wait_url() {
 # ---------------------------------------------------------------- disk space
 # Peak use is the production run: the spool holds the RSS files while MinIO
 # stores them (plus the two other big files); nginx's cache is gone by then.
-need=$(( (2 * RSS_CLIENTS + 4) * BIG_BYTES + 2 * GIB ))
+need=$(( (2 * RSS_CLIENTS + 6) * BIG_BYTES + 2 * GIB )) # nginx's two big files stay until production's 4 KiB rounds end
 [ "$QUICK" = 1 ] && need=$GIB
 avail=$(( $(df -Pk /tmp | awk 'NR==2{print $4}') * 1024 ))
 log "disk: $(numfmt --to=iec "$avail") free in /tmp, about $(numfmt --to=iec "$need") needed at peak"
@@ -248,6 +255,7 @@ bench_warm4k() {
   p99=$(awk '$1=="99%"{print $2}' "$f")
   bad=$(awk '/Non-2xx or 3xx responses:/{print $NF}' "$f")
   [ -n "$bad" ] && die "$label: $bad non-2xx answers to warm 4 KiB hits"
+  [ -z "$auth" ] && record_lat "$col" 32 "$f"
   W4_RPS[$key]="${W4_RPS[$key]:-} $rps"
   W4_CPU[$key]="${W4_CPU[$key]:-} $cpu"
   W4_P99[$key]="${W4_P99[$key]:-}${W4_P99[$key]:+/}${p99:-n/a}"
@@ -265,6 +273,61 @@ bench_warm4k() {
   fi
   log "$label: warm 4 KiB: $rps req/s, p99 $p99, $cpu µs CPU per request"
 }
+# to_ms LATENCY: a wrk latency (123.45us, 1.20ms, 1.05s, 2.00m) in ms.
+to_ms() {
+  awk -v v="$1" 'BEGIN{
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v/1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.2f", v }
+    else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.0f", v*60000 }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.0f", v*1000 }
+    else print "n/a" }'
+}
+# medianf: the median of decimal numbers on stdin (space separated).
+medianf() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{a[NR]=$1} END{if(NR==0){print "n/a"} else if(NR%2){print a[(NR+1)/2]} else {printf "%.3g", (a[NR/2]+a[NR/2+1])/2}}'; }
+declare -A LAT_RPS LAT_P50 LAT_P99
+
+# record_lat COL CONNS WRKFILE: the requests/s, p50 and p99 of one wrk run
+# into the lat_c<CONNS>_* rows of COL.
+record_lat() {
+  local col=$1 c=$2 f=$3 k="$1|$2" rps p50 p99
+  rps=$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$f")
+  p50=$(to_ms "$(awk '$1=="50%"{print $2}' "$f")")
+  p99=$(to_ms "$(awk '$1=="99%"{print $2}' "$f")")
+  LAT_RPS[$k]="${LAT_RPS[$k]:-} $rps"
+  LAT_P50[$k]="${LAT_P50[$k]:-} $p50"
+  LAT_P99[$k]="${LAT_P99[$k]:-} $p99"
+  set_r "lat_c${c}_rps" "$col" "$(median <<<"${LAT_RPS[$k]}")"
+  set_r "lat_c${c}_p50" "$col" "$(medianf <<<"${LAT_P50[$k]}")"
+  set_r "lat_c${c}_p99" "$col" "$(medianf <<<"${LAT_P99[$k]}")"
+  set_r "lat_c${c}_runs" "$col" "$(echo ${LAT_RPS[$k]} | tr ' ' '/') req/s; p99 $(echo ${LAT_P99[$k]} | tr ' ' '/') ms"
+}
+
+# bench_lat COL URL KIND CONNS: one round of warm 4 KiB hits at CONNS
+# connections (anonymous). -c32 rounds come from bench_warm4k.
+bench_lat() {
+  local col=$1 url=$2 kind=$3 c=$4 f="$W/wrk-lat-$1-$4.txt"
+  wait_hit "$url" "$kind" 20 || die "$col: $url is not a cache hit"
+  timeout 30 wrk -t2 -c"$c" -d2s "$url" >/dev/null # warm-up: the connections
+  timeout 60 wrk -t2 -c"$c" -d"$WRK_DURATION" --latency "$url" >"$f" &
+  wait $! || die "$col: wrk -c$c failed: $(cat "$f")"
+  local bad
+  bad=$(awk '/Non-2xx or 3xx responses:/{print $NF}' "$f")
+  [ -n "$bad" ] && die "$col: $bad non-2xx answers at -c$c"
+  record_lat "$col" "$c" "$f"
+  log "$col: warm 4 KiB at -c$c: $(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$f") req/s, p50 $(awk '$1=="50%"{print $2}' "$f"), p99 $(awk '$1=="99%"{print $2}' "$f")"
+}
+
+# lat_rounds COL URL: the latency rounds above -c32 of COL, each right
+# after the same round of nginx.
+lat_rounds() {
+  local c
+  for c in $WRK_CONNS; do
+    [ "$c" = 32 ] && continue
+    bench_lat nginx "$NGURL/small/f4k.bin" nginx "$c"
+    bench_lat "$1" "$2" app "$c"
+  done
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (b+0 > 0) printf "%.2f", a/b; else print "n/a"}'; }
 declare -A W4_RATIO
 declare -A W4_RPS W4_CPU W4_P99
@@ -472,7 +535,14 @@ warm4k_app() {
 
 run_backend() { # run_backend NAME
   local name=$1
-  for _ in $(seq "$ROUNDS"); do warm4k_app "$name"; done
+  for _ in $(seq "$ROUNDS"); do
+    bench_warm4k nginx "$NGURL/small/f4k.bin" nginx
+    warm4k_app "$name"
+    lat_rounds "$name" "$APP_URL/api/bench/small/f4k.bin"
+  done
+  # nginx ran alongside for the rounds above; its cache goes before the big files.
+  stop_pid "$NG_PID"
+  rm -rf "$NG/cache"
   if [ "$QUICK" = 1 ]; then stop_pid "$APP_PID"; return; fi
   prime_big "$name" "$APP_URL/api/bench/big/warm.bin" app
   for _ in $(seq "$BIG_RUNS"); do bench_warmbig "$name" "$APP_URL/api/bench/big/warm.bin"; done
@@ -492,6 +562,7 @@ if [[ " $BACKENDS " == *" embedded "* ]]; then
   for _ in $(seq "$ROUNDS"); do
     bench_warm4k nginx "$NGURL/small/f4k.bin" nginx
     warm4k_app embedded
+    lat_rounds embedded "$APP_URL/api/bench/small/f4k.bin"
   done
   if [ "$QUICK" = 1 ]; then stop_pid "$APP_PID"; else
   prime_big nginx "$NGURL/big/warm.bin" nginx
@@ -514,8 +585,12 @@ else
     bench_cold nginx "$NGURL/slow/cold-nginx.bin"
   fi
 fi
-stop_pid "$NG_PID"
-rm -rf "$NG/cache"
+if [[ " $BACKENDS " == *" production "* ]] && [ -n "${TEST_MINIO_ENDPOINT:-}" ]; then
+  : # nginx keeps running: the production warm 4 KiB rounds alternate with it (run_backend stops it)
+else
+  stop_pid "$NG_PID"
+  rm -rf "$NG/cache"
+fi
 
 if [[ " $BACKENDS " == *" production "* ]]; then
   if [ -z "${TEST_MINIO_ENDPOINT:-}" ]; then
@@ -589,6 +664,19 @@ REPORT="$OUT_DIR/results.md"
   row "Warm 4 KiB hits, requests/s each round" warm4k_runs ""
   row "Warm 4 KiB hits, p99 latency each round" warm4k_p99 ""
   row "Warm 4 KiB hits, server CPU per request, µs (median)" warm4k_cpu ""
+  for c in $WRK_CONNS; do
+    for col in "${COLS[@]}"; do
+      [ "$col" = nginx ] && continue
+      set_r "lat_c${c}_p99ratio" "$col" "$(ratio "$(get_r "lat_c${c}_p99" "$col")" "$(get_r "lat_c${c}_p99" nginx)")"
+      set_r "lat_c${c}_rpsratio" "$col" "$(ratio "$(get_r "lat_c${c}_rps" "$col")" "$(get_r "lat_c${c}_rps" nginx)")"
+    done
+    row "Warm 4 KiB, wrk -t2 -c$c: requests/s (median of rounds)" "lat_c${c}_rps" ""
+    row "… p50 latency, ms (median of rounds)" "lat_c${c}_p50" ""
+    row "… p99 latency, ms (median of rounds)" "lat_c${c}_p99" ""
+    row "… each round" "lat_c${c}_runs" ""
+    row "… requests/s / nginx's" "lat_c${c}_rpsratio" "≥ 1.0"
+    row "… p99 / nginx's p99" "lat_c${c}_p99ratio" "≤ 1.5"
+  done
   row "Warm 4 KiB hits with \`Authorization: Bearer <API token>\` (scoped remote), requests/s (median)" warm4k_auth_rps ""
   row "… each round" warm4k_auth_runs ""
   row "… p99 latency each round" warm4k_auth_p99 ""
@@ -624,6 +712,10 @@ REPORT="$OUT_DIR/results.md"
   fi
   for c in "${COLS[@]}"; do
     [ "$c" = nginx ] && continue
+    for n in $WRK_CONNS; do
+      verdict "$c warm 4 KiB at -c$n: p99 ≤ 1.5 × nginx's ($(get_r "lat_c${n}_p99" "$c") vs $(get_r "lat_c${n}_p99" nginx) ms: $(get_r "lat_c${n}_p99ratio" "$c")×) at ≥ nginx's requests/s ($(get_r "lat_c${n}_rpsratio" "$c")×)" \
+        "$(awk -v a="$(get_r "lat_c${n}_p99ratio" "$c")" -v b="$(get_r "lat_c${n}_rpsratio" "$c")" 'BEGIN{print (a+0 > 0 && a+0 <= 1.5 && b+0 >= 1.0) ? 1 : 0}')"
+    done
     verdict "$c authenticated warm 4 KiB rate ≥ 0.9 × anonymous ($(get_r warm4k_auth_rps "$c") vs $(get_r warm4k_rps "$c") req/s: $(get_r warm4k_ratio "$c")×)" "$(ge "$(get_r warm4k_ratio "$c")" 0.9)"
     [ "$QUICK" = 1 ] || [ "$c" = production-nohot ] && continue
     verdict "$c joiner TTFB < 0.5 s ($(get_r cold_ttfb2 "$c") s)" "$(lt "$(get_r cold_ttfb2 "$c")" 0.5)"

@@ -45,6 +45,9 @@ type S3Config struct {
 	Region string
 	// PartSize is the multipart part size in bytes (0: DefaultPartSize, min 5 MiB).
 	PartSize uint64
+	// CountRequests, when set, is called for every HTTP request sent to the
+	// S3 endpoint, with the caller's context (docs/scaling.md).
+	CountRequests func(ctx context.Context, n int)
 }
 
 // S3 is a Store on an S3-compatible bucket (AWS S3, MinIO, ...). An object
@@ -96,16 +99,35 @@ func newS3(cfg S3Config) (*S3, error) {
 	case cfg.PartSize == 0:
 		s.partSize = DefaultPartSize
 	}
-	client, err := minio.New(endpoint, &minio.Options{
+	opts := &minio.Options{
 		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure: secure,
 		Region: cfg.Region,
-	})
+	}
+	if cfg.CountRequests != nil {
+		base, err := minio.DefaultTransport(secure)
+		if err != nil {
+			return nil, s.errorf("blob: %s: %w", s.Describe(), err)
+		}
+		opts.Transport = countingTransport{next: base, count: cfg.CountRequests}
+	}
+	client, err := minio.New(endpoint, opts)
 	if err != nil {
 		return nil, s.errorf("blob: %s: %w", s.Describe(), err)
 	}
 	s.client, s.core = client, minio.Core{Client: client}
 	return s, nil
+}
+
+// countingTransport counts the requests it sends.
+type countingTransport struct {
+	next  http.RoundTripper
+	count func(ctx context.Context, n int)
+}
+
+func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.count(r.Context(), 1)
+	return t.next.RoundTrip(r)
 }
 
 // ensureBucket creates the bucket unless it exists; another replica creating

@@ -44,7 +44,7 @@ func (e *Engine) advertise(ctx context.Context, f *fill) func() {
 	stop := every(e.o.LockTTL/3, func() { _ = e.o.Coord.Set(context.Background(), k, v, e.o.LockTTL) })
 	return func() {
 		stop()
-		_ = e.o.Coord.Del(context.Background(), k)
+		_ = e.o.Coord.Del(context.WithoutCancel(ctx), k)
 	}
 }
 

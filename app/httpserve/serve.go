@@ -4,7 +4,6 @@
 package httpserve
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -179,9 +178,11 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	}
 	// Not c.Context(): fasthttp reads the body after the handler returns and
 	// then recycles its RequestCtx, which an S3 stream's transport still uses
-	// as its parent context (a data race under -race).
+	// as its parent context (a data race under -race). The request phase
+	// marks the reads for the backend call counters.
+	bctx := metrics.Context(metrics.PhaseRequest)
 	if res.Source == "cache" && res.SizeKnown {
-		b, ok, err := o.Bodies.slice(context.Background(), a, res.Open, off, length)
+		b, ok, err := o.Bodies.slice(bctx, a, res.Open, off, length)
 		if err != nil {
 			return unsent(c, err)
 		}
@@ -193,7 +194,7 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 			return nil
 		}
 	}
-	body, err := res.Open(context.Background(), off, length)
+	body, err := res.Open(bctx, off, length)
 	if err != nil {
 		return unsent(c, err)
 	}

@@ -1,7 +1,6 @@
 package httpserve
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -76,7 +75,7 @@ func transformed(res *cache.Result, o Options, m *metrics.Metrics) ([]byte, erro
 		}
 	}
 	// Not c.Context(): see Write.
-	rc, err := res.Open(context.Background(), 0, -1)
+	rc, err := res.Open(metrics.Context(metrics.PhaseRequest), 0, -1)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,7 @@ type Metrics struct {
 	// background): what sizes those servers (docs/scaling.md).
 	MetadataQueries *BackendCalls
 	CoordCommands   *BackendCalls
+	BlobRequests    *BackendCalls // HTTP requests to S3
 
 	served sync.Map // servedKey → *servedSeries
 }
@@ -88,11 +89,13 @@ func New() *Metrics {
 			"Statements sent to PostgreSQL, by phase: request (answering a client), fill (a download into the cache), background (hit counts, jobs, sweeps)."),
 		CoordCommands: newBackendCalls("artifactapi_coordination_commands_total",
 			"Commands sent to Redis, by phase: request, fill, background (invalidation probes, lock refreshes)."),
+		BlobRequests: newBackendCalls("artifactapi_blob_requests_total",
+			"HTTP requests sent to S3, by phase: request (reading a cached body), fill (storing a download), background (eviction, sweeps)."),
 	}
 	r.MustRegister(m.Requests, m.BytesServed, m.UpstreamFetch, m.UpstreamBytes, m.DownloadsInFlight,
 		m.Coalesced, m.StaleServes, m.Errors, m.Evictions, m.CoordFailures,
 		m.PendingNotices, m.MetadataTrusted, m.FillsRefused, m.Rewrites, m.UpstreamRequests, m.UpstreamLatency,
-		m.MetadataQueries, m.CoordCommands,
+		m.MetadataQueries, m.CoordCommands, m.BlobRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Ops = newOps(r)
 	for _, k := range ErrorKinds {
