@@ -3,6 +3,7 @@ package logx
 import (
 	"io"
 	"sync"
+	"time"
 )
 
 // Writer batches log lines on their way to a slow destination (a pipe to
@@ -13,11 +14,19 @@ import (
 // full (Max bytes), callers wait for the next write: memory stays bounded
 // and no line is dropped. Close writes what is left.
 //
-// Lines buffered at the moment the process is killed with SIGKILL are lost;
-// a clean exit (SIGTERM, error return) flushes them.
+// The first line into an empty buffer wakes the writing goroutine, which
+// then waits up to Delay (or until FlushAt bytes have gathered) before it
+// writes: under load one wake-up and one write(2) carry hundreds of lines,
+// instead of one goroutine wake-up per request (measured on warm 4 KiB hits
+// at 256 connections: a quarter of the process's context switches).
+//
+// Lines buffered at the moment the process is killed with SIGKILL are lost
+// (at most Delay's worth); a clean exit (SIGTERM, error return) flushes them.
 type Writer struct {
-	out io.Writer
-	max int
+	out     io.Writer
+	max     int
+	delay   time.Duration
+	flushAt int
 
 	mu      sync.Mutex
 	drained *sync.Cond // broadcast after each write to out
@@ -26,7 +35,8 @@ type Writer struct {
 	closed  bool
 	writing bool
 
-	kick chan struct{}
+	kick chan struct{} // a batch started
+	now  chan struct{} // write without waiting out the delay
 	stop chan struct{}
 	done chan struct{}
 }
@@ -34,9 +44,15 @@ type Writer struct {
 // DefaultMax is the buffer bound of NewWriter.
 const DefaultMax = 256 << 10
 
+// DefaultDelay is how long NewWriter's lines may wait to be gathered.
+const DefaultDelay = 50 * time.Millisecond
+
 // NewWriter starts a Writer in front of out.
-func NewWriter(out io.Writer) *Writer {
-	w := &Writer{out: out, max: DefaultMax, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+func NewWriter(out io.Writer) *Writer { return newWriter(out, DefaultDelay) }
+
+func newWriter(out io.Writer, delay time.Duration) *Writer {
+	w := &Writer{out: out, max: DefaultMax, delay: delay, flushAt: DefaultMax / 4,
+		kick: make(chan struct{}, 1), now: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	w.drained = sync.NewCond(&w.mu)
 	go w.loop()
 	return w
@@ -47,6 +63,8 @@ func NewWriter(out io.Writer) *Writer {
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	for !w.closed && len(w.buf) > 0 && len(w.buf)+len(p) > w.max {
+		signal(w.kick)
+		signal(w.now)
 		w.drained.Wait()
 	}
 	if w.closed {
@@ -54,13 +72,25 @@ func (w *Writer) Write(p []byte) (int, error) {
 		defer w.mu.Unlock()
 		return w.out.Write(p)
 	}
+	first := len(w.buf) == 0
 	w.buf = append(w.buf, p...)
+	full := len(w.buf) >= w.flushAt
 	w.mu.Unlock()
-	select {
-	case w.kick <- struct{}{}:
-	default:
+	if first {
+		signal(w.kick)
+	}
+	if full {
+		signal(w.now)
 	}
 	return len(p), nil
+}
+
+// signal wakes the flusher unless a wake-up is already pending.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 // Flush returns once every line queued before the call has been written.
@@ -68,10 +98,8 @@ func (w *Writer) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for !w.closed && (len(w.buf) > 0 || w.writing) {
-		select {
-		case w.kick <- struct{}{}:
-		default:
-		}
+		signal(w.kick)
+		signal(w.now)
 		w.drained.Wait()
 	}
 }
@@ -92,9 +120,21 @@ func (w *Writer) Close() error {
 
 func (w *Writer) loop() {
 	defer close(w.done)
+	t := time.NewTimer(w.delay)
+	t.Stop()
 	for {
 		select {
 		case <-w.kick:
+			// Gather more lines for up to delay, unless enough are in
+			// (or Flush asks) already.
+			t.Reset(w.delay)
+			select {
+			case <-t.C:
+			case <-w.now:
+				t.Stop()
+			case <-w.stop: // the outer select takes it next
+				t.Stop()
+			}
 			w.flushOnce()
 		case <-w.stop:
 			w.flushOnce()

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"artifactapi/app/testenv"
 )
 
 // recorder is a destination that counts its writes and can be held shut.
@@ -130,5 +133,25 @@ func TestWriterBoundsMemory(t *testing.T) {
 	}
 	if released == 0 {
 		t.Fatal("the destination was never written while the writer ran")
+	}
+}
+
+// TestWriterGathersLines: a line reaches the destination on its own within
+// the delay, with no Flush; lines written meanwhile leave in the same write.
+func TestWriterGathersLines(t *testing.T) {
+	rec := &recorder{}
+	w := newWriter(rec, 200*time.Millisecond)
+	defer w.Close()
+	for i := range 50 {
+		fmt.Fprintf(w, "line %d\n", i)
+	}
+	testenv.Eventually(t, 5*time.Second, "the lines are written", func() bool {
+		return strings.Count(rec.String(), "\n") == 50
+	})
+	rec.mu.Lock()
+	writes := rec.writes
+	rec.mu.Unlock()
+	if writes != 1 {
+		t.Fatalf("50 lines written within the delay took %d destination writes, want 1", writes)
 	}
 }
