@@ -223,6 +223,9 @@ func run(stderr io.Writer) int {
 	out := logx.NewWriter(stderr)
 	defer out.Close()
 	log := logx.New(out, cfg.Env.LogFormat, cfg.Env.LogLevel, cfg.Secrets())
+	if m := app.SetMemoryLimit(os.Getenv, os.ReadFile); m != "" {
+		log.Info("runtime: " + m)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, cfg, log)
