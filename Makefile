@@ -91,11 +91,13 @@ lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
 	go vet ./...
 
-## bench: artifactapi vs nginx proxy_cache, the registry mirror vs direct pulls, then pip/npm through pypi/npm remotes vs direct (results in bench/out/)
+## bench: artifactapi vs nginx proxy_cache, the registry mirror vs direct pulls, then pip/npm through pypi/npm remotes vs direct,
+## then the cost per hit and per GiB of docs/scaling.md (results in bench/out/)
 bench:
 	scripts/with-services.sh bench/run.sh
 	scripts/with-services.sh bench/registry.sh
 	scripts/with-services.sh bench/formats.sh
+	scripts/with-services.sh bench/scale.sh
 
 clean:
 	rm -rf bin data

@@ -284,7 +284,7 @@ to_ms() {
 }
 # medianf: the median of decimal numbers on stdin (space separated).
 medianf() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{a[NR]=$1} END{if(NR==0){print "n/a"} else if(NR%2){print a[(NR+1)/2]} else {printf "%.3g", (a[NR/2]+a[NR/2+1])/2}}'; }
-declare -A LAT_RPS LAT_P50 LAT_P99
+declare -A LAT_RPS LAT_P50 LAT_P99 LAT_CPU
 
 # record_lat COL CONNS WRKFILE: the requests/s, p50 and p99 of one wrk run
 # into the lat_c<CONNS>_* rows of COL.
@@ -308,8 +308,16 @@ bench_lat() {
   local col=$1 url=$2 kind=$3 c=$4 f="$W/wrk-lat-$1-$4.txt"
   wait_hit "$url" "$kind" 20 || die "$col: $url is not a cache hit"
   timeout 30 wrk -t2 -c"$c" -d2s "$url" >/dev/null # warm-up: the connections
+  local pids c0 c1
+  pids=$(server_pids "$col")
+  # shellcheck disable=SC2086 # a list of pids
+  c0=$(cpu_ticks $pids)
   timeout 60 wrk -t2 -c"$c" -d"$WRK_DURATION" --latency "$url" >"$f" &
   wait $! || die "$col: wrk -c$c failed: $(cat "$f")"
+  # shellcheck disable=SC2086
+  c1=$(cpu_ticks $pids)
+  LAT_CPU["$col|$c"]="${LAT_CPU["$col|$c"]:-} $(awk -v c=$((c1 - c0)) -v n="$(awk '/requests in/{print $1}' "$f")" -v t="$TCK" 'BEGIN{printf "%.1f", c/t*1e6/n}')"
+  set_r "lat_c${c}_cpu" "$col" "$(medianf <<<"${LAT_CPU["$col|$c"]}")"
   local bad
   bad=$(awk '/Non-2xx or 3xx responses:/{print $NF}' "$f")
   [ -n "$bad" ] && die "$col: $bad non-2xx answers at -c$c"
@@ -674,6 +682,7 @@ REPORT="$OUT_DIR/results.md"
     row "… p50 latency, ms (median of rounds)" "lat_c${c}_p50" ""
     row "… p99 latency, ms (median of rounds)" "lat_c${c}_p99" ""
     row "… each round" "lat_c${c}_runs" ""
+    [ "$c" = 32 ] || row "… server CPU per request, µs (median of rounds; holds on a loaded machine)" "lat_c${c}_cpu" ""
     row "… requests/s / nginx's" "lat_c${c}_rpsratio" "≥ 1.0"
     row "… p99 / nginx's p99" "lat_c${c}_p99ratio" "≤ 1.5"
   done
