@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"artifactapi/app/apptest"
 	"artifactapi/app/metrics"
+	"artifactapi/app/registry/registrytest"
 	"artifactapi/app/testenv"
 )
 
@@ -131,5 +134,73 @@ func TestBackendCallsPerRequest(t *testing.T) {
 				return
 			}
 		})
+	}
+}
+
+// TestRegistryWarmPullBackendCalls: a warm pull through a docker mirror on
+// the production backends (manifest by tag, image config, a 1 MiB layer)
+// asks nothing of PostgreSQL or Redis and reads only the layer from S3: the
+// manifest and the config come from memory.
+func TestRegistryWarmPullBackendCalls(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	up, err := registrytest.StartRegistry(ctx, registrytest.RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(up.Stop)
+	img, err := registrytest.NewImage("linux/amd64", []int{1 << 20}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&registrytest.Pusher{Base: up.URL}).PushImage(ctx, "team/app", "v1", img); err != nil {
+		t.Fatal(err)
+	}
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Production), apptest.Options{Remotes: fmt.Sprintf(`
+remotes:
+  mirror:
+    base_url: %q
+    package: docker
+`, up.URL)})
+	accept := map[string]string{"Accept": img.Manifest.MediaType}
+	pull := func() {
+		t.Helper()
+		for _, p := range []struct {
+			path string
+			hdr  map[string]string
+			body []byte
+		}{
+			{"/v2/mirror/team/app/manifests/v1", accept, img.Manifest.Data},
+			{"/v2/mirror/team/app/blobs/" + img.Config.Digest, nil, img.Config.Data},
+			{"/v2/mirror/team/app/blobs/" + img.Layers[0].Digest, nil, img.Layers[0].Data},
+		} {
+			st, _, got := in.Get(t, p.path, p.hdr)
+			if st != http.StatusOK || !bytes.Equal(got, p.body) {
+				t.Fatalf("GET %s: %d, %d bytes", p.path, st, len(got))
+			}
+		}
+	}
+	pull() // cold
+	testenv.Eventually(t, 10*time.Second, "the downloads committed", func() bool { return in.App.Engine.InFlight() == 0 })
+	pull() // the first warm pull may read the rows the commits did not memoise
+	trusted := func() bool { ok, _ := in.App.Engine.MemoTrust(); return ok }
+	const pulls = 5
+	for attempt := 1; ; attempt++ {
+		testenv.Eventually(t, 10*time.Second, "the metadata memo is trusted", trusted)
+		_, lost := in.App.Engine.MemoTrust()
+		before := readCalls(in)
+		for range pulls {
+			pull()
+		}
+		warm := before.until(readCalls(in))
+		if ok, lostAfter := in.App.Engine.MemoTrust(); (!ok || lostAfter != lost) && attempt < 5 {
+			t.Logf("the memo lost trust during the window (%+v): measuring again", warm)
+			continue
+		}
+		t.Logf("%d warm pulls: %d PostgreSQL statements, %d Redis commands, %d S3 requests", pulls, warm.queries, warm.commands, warm.blobs)
+		if want := (clientCalls{blobs: pulls}); warm != want {
+			t.Errorf("%d warm pulls made %+v, want %+v: one S3 GET per pull (the layer)", pulls, warm, want)
+		}
+		return
 	}
 }

@@ -72,6 +72,13 @@ func (bc *BodyCache) Len() (n int, bytes int64) {
 	return len(bc.m), bc.used
 }
 
+// Read returns the whole body of the committed artifact a from memory,
+// reading and checking it through open the first time (see slice); ok is
+// false when a is not cached this way.
+func (bc *BodyCache) Read(ctx context.Context, a db.Artifact, open func(ctx context.Context, off, length int64) (io.ReadCloser, error)) (b []byte, ok bool, err error) {
+	return bc.slice(ctx, a, open, 0, -1)
+}
+
 // opener reads a stored body from off for length bytes (length < 0: to the end).
 type opener func(ctx context.Context, off, length int64) (io.ReadCloser, error)
 

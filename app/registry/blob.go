@@ -31,7 +31,7 @@ func (h *Handler) blob(r request) error {
 	}
 	bo := &blobOrigin{origin: o, heads: h.heads, key: recentKey(r.t.Remote.Name, r.t.Name, d.String())}
 	req := cache.Request{Remote: r.t.Remote, Path: p, Verdict: v, Method: r.c.Method(), Origin: bo, ExpectDigest: d.String()}
-	return h.serve(r, req, oci.KindBlob, httpserve.Options{NoDisposition: true,
+	return h.serve(r, req, oci.KindBlob, httpserve.Options{NoDisposition: true, Bodies: h.bodies,
 		ExtraHeaders: map[string]string{"Docker-Content-Digest": d.String(), "Content-Type": "application/octet-stream",
 			"Accept-Ranges": "bytes"},
 		RangeNotSatisfiable: func(c *fiber.Ctx) error {

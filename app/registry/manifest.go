@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"artifactapi/app/cache"
+	"artifactapi/app/httpserve"
 	"artifactapi/app/oci"
 	"artifactapi/app/upstream"
 )
@@ -116,11 +117,22 @@ func (o fixedOrigin) Fetch(context.Context, string, http.Header) (*upstream.Resp
 }
 
 // readManifest reads a result's body whole (bounded) and releases it. For a
-// download in progress it returns once the engine has verified it.
-func readManifest(ctx context.Context, res *cache.Result) ([]byte, error) {
+// download in progress it returns once the engine has verified it; a cache
+// hit comes from bodies when it is there (checked against its digest when
+// it was read).
+func readManifest(ctx context.Context, res *cache.Result, bodies *httpserve.BodyCache) ([]byte, error) {
 	defer res.Release()
 	if res.Artifact.Size > oci.MaxManifestSize {
 		return nil, &cache.Error{Status: http.StatusBadGateway, Msg: "manifest too large"}
+	}
+	if res.Source == "cache" && res.SizeKnown {
+		b, ok, err := bodies.Read(ctx, res.Artifact, res.Open)
+		if err != nil {
+			return nil, err // Engine.Serve recovers a vanished or replaced object
+		}
+		if ok {
+			return b, nil
+		}
 	}
 	rc, err := res.Open(ctx, 0, -1)
 	if err != nil {
@@ -167,7 +179,7 @@ func writeManifest(r request, res *cache.Result, body []byte, digest, mediaType 
 func (h *Handler) readDocument(ctx context.Context, req cache.Request) (res *cache.Result, body []byte, err error) {
 	err = h.d.Engine.Serve(ctx, req, func(got *cache.Result) (err error) {
 		res = got
-		body, err = readManifest(ctx, got)
+		body, err = readManifest(ctx, got, h.bodies)
 		return err
 	}, nil)
 	return res, body, err

@@ -68,11 +68,15 @@ type Handler struct {
 	d      Deps
 	recent *recentManifests
 	heads  *recentHeads
+	// bodies holds cached manifests and small blobs (image configs): a warm
+	// pull reads only its layers from the blob store.
+	bodies *httpserve.BodyCache
 }
 
 // New returns a Handler.
 func New(d Deps) *Handler {
-	return &Handler{d: d, recent: newRecentManifests(1024, 32<<20), heads: newRecentHeads(4096, time.Now)}
+	return &Handler{d: d, recent: newRecentManifests(1024, 32<<20), heads: newRecentHeads(4096, time.Now),
+		bodies: httpserve.NewBodyCache(64<<10, 16<<20)}
 }
 
 // Mount makes f answer every request whose raw path is /v2 or starts with
