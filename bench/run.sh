@@ -548,9 +548,8 @@ run_backend() { # run_backend NAME
     warm4k_app "$name"
     lat_rounds "$name" "$APP_URL/api/bench/small/f4k.bin"
   done
-  # nginx ran alongside for the rounds above; its cache goes before the big files.
-  stop_pid "$NG_PID"
-  rm -rf "$NG/cache"
+  # nginx keeps running (its files stay in its cache): the second production
+  # instance's rounds alternate with it too.
   if [ "$QUICK" = 1 ]; then stop_pid "$APP_PID"; return; fi
   prime_big "$name" "$APP_URL/api/bench/big/warm.bin" app
   for _ in $(seq "$BIG_RUNS"); do bench_warmbig "$name" "$APP_URL/api/bench/big/warm.bin"; done
@@ -594,7 +593,7 @@ else
   fi
 fi
 if [[ " $BACKENDS " == *" production "* ]] && [ -n "${TEST_MINIO_ENDPOINT:-}" ]; then
-  : # nginx keeps running: the production warm 4 KiB rounds alternate with it (run_backend stops it)
+  : # nginx keeps running: the production warm 4 KiB rounds alternate with it (stopped after them)
 else
   stop_pid "$NG_PID"
   rm -rf "$NG/cache"
@@ -625,7 +624,13 @@ if [[ " $BACKENDS " == *" production "* ]]; then
       REDIS_URL=redis://127.0.0.1:6379 REDIS_PREFIX="$REDIS_PREFIX" \
       MINIO_ENDPOINT="$TEST_MINIO_ENDPOINT" MINIO_ACCESS_KEY="$TEST_MINIO_ACCESS_KEY" \
       MINIO_SECRET_KEY="$TEST_MINIO_SECRET_KEY" MINIO_BUCKET="$BUCKET" MINIO_SECURE=false HOT_CACHE_SIZE=0
-    for _ in $(seq "$ROUNDS"); do warm4k_app production-nohot; done
+    for _ in $(seq "$ROUNDS"); do
+      bench_warm4k nginx "$NGURL/small/f4k.bin" nginx
+      warm4k_app production-nohot
+      lat_rounds production-nohot "$APP_URL/api/bench/small/f4k.bin"
+    done
+    stop_pid "$NG_PID"
+    rm -rf "$NG/cache"
     if [ "$QUICK" != 1 ]; then
       prime_big production-nohot "$APP_URL/api/bench/big/warm.bin" app
       for _ in $(seq "$BIG_RUNS"); do bench_warmbig production-nohot "$APP_URL/api/bench/big/warm.bin"; done

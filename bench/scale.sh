@@ -13,6 +13,7 @@
 # are CPU, not wall-clock); throughput figures are not taken here.
 #
 # Run through `make bench` or directly: scripts/with-services.sh bench/scale.sh
+# Production runs twice: hot tier off (the S3 path) and on (the default).
 # Knobs: BENCH_BACKENDS ("embedded production"), BENCH_SCALE_BIG (256M),
 # BENCH_SCALE_FILLS (300 cold 4 KiB fills), BENCH_SCALE_BIG_RUNS (4).
 # Prints a Markdown table, also written to bench/out/scaling.md.
@@ -38,18 +39,17 @@ done
 W="$(mktemp -d /tmp/artifactapi-bench-scale.XXXXXX)"
 PIDS=()
 DB_NAME="" REDIS_PREFIX="" BUCKET=""
+CREATED=() # "database prefix bucket" of each production run
 cleanup() {
-  local p
+  local p db prefix bucket
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  if [ -n "$DB_NAME" ]; then
-    psql -h 127.0.0.1 -U postgres -d postgres -qAt -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || log "could not drop $DB_NAME"
-  fi
-  if [ -n "$REDIS_PREFIX" ]; then
-    redis-cli -h 127.0.0.1 --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
-  fi
-  if [ -n "$BUCKET" ] && [ -x "$W/s3clean" ]; then
-    "$W/s3clean" -endpoint "$TEST_MINIO_ENDPOINT" -access "$TEST_MINIO_ACCESS_KEY" -secret "$TEST_MINIO_SECRET_KEY" -bucket "$BUCKET" -timeout 120s >/dev/null 2>&1 || true
-  fi
+  for p in "${CREATED[@]}"; do
+    read -r db prefix bucket <<<"$p"
+    psql -h 127.0.0.1 -U postgres -d postgres -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || log "could not drop $db"
+    redis-cli -h 127.0.0.1 --scan --pattern "${prefix}*" 2>/dev/null | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
+    [ -x "$W/s3clean" ] && "$W/s3clean" -endpoint "$TEST_MINIO_ENDPOINT" -access "$TEST_MINIO_ACCESS_KEY" \
+      -secret "$TEST_MINIO_SECRET_KEY" -bucket "$bucket" -timeout 120s >/dev/null 2>&1 || true
+  done
   rm -rf "$W"
 }
 trap cleanup EXIT
@@ -71,7 +71,7 @@ WWW="$W/www"
 mkdir -p "$WWW/small" "$WWW/fill" "$WWW/big" "$W/origin/tmp"
 head -c 4096 /dev/urandom >"$WWW/small/f4k.bin"
 for i in $(seq "$FILLS"); do head -c 4096 /dev/urandom >"$WWW/fill/$i.bin"; done
-for name in embedded production; do
+for name in embedded production production-hot; do
   for kind in warm cold; do
     truncate -s "$BIG_BYTES" "$WWW/big/$kind-$name.bin"
     head -c 64 /dev/urandom | dd of="$WWW/big/$kind-$name.bin" conv=notrunc status=none
@@ -126,7 +126,7 @@ measure() {
   a1=$(ticks "$APP_PID"); m1=$(ticks ${MINIO_PID:-}); p1=$(ticks $pg); r1=$(redis_cpu)
   q1=$(counter artifactapi_metadata_queries_total); c1=$(counter artifactapi_coordination_commands_total); b1=$(counter artifactapi_blob_requests_total)
   set_r "${key}_app" "$col" "$(per $((a1 - a0)) "$n" "$scale")"
-  if [ "$col" = production ]; then
+  if [[ "$col" == production* ]]; then
     set_r "${key}_minio" "$col" "$(per $((m1 - m0)) "$n" "$scale")"
     set_r "${key}_pg" "$col" "$(per $((p1 - p0)) "$n" "$scale")"
     set_r "${key}_redis" "$col" "$(awk -v a="$r0" -v b="$r1" -v n="$n" -v k="$scale" 'BEGIN{printf "%.*f", (k > 100 ? 1 : 3), (b-a)*k/n}')"
@@ -164,7 +164,7 @@ run_backend() {
   measure "$col" warmbig "$(awk -v r="$BIG_RUNS" -v b="$BIG_BYTES" 'BEGIN{print r*b/1073741824}')" 1 warmbig "$col"
   measure "$col" cold4k "$FILLS" 1e6 coldfills
   measure "$col" coldbig "$(awk -v b="$BIG_BYTES" 'BEGIN{print b/1073741824}')" 1 coldbig "$col"
-  if [ "$col" = production ]; then
+  if [[ "$col" == production* ]]; then
     # Hit counts are written in batches (every 2 s): one UPDATE per distinct
     # artifact hit in the period, inside BEGIN/COMMIT. Hit each filled file
     # once, then wait out two flush periods.
@@ -193,13 +193,19 @@ if [[ " $BACKENDS " == *" production "* ]]; then
   [ -n "${TEST_MINIO_ENDPOINT:-}" ] || die "production needs TEST_MINIO_* (run through scripts/with-services.sh)"
   MINIO_PID=$(pgrep -f "minio server .*--address $TEST_MINIO_ENDPOINT" | head -1 || true)
   [ -n "$MINIO_PID" ] || log "MinIO's process not found: its CPU is not measured"
-  id="$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
-  DB_NAME="bench_scale_$id" REDIS_PREFIX="bench-scale-$id:" BUCKET="bench-scale-$id"
-  psql -h 127.0.0.1 -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DB_NAME" >/dev/null
-  run_backend production DBHOST=127.0.0.1 DBPORT=5432 DBUSER=postgres DBNAME="$DB_NAME" DBSSLMODE=disable \
-    REDIS_URL=redis://127.0.0.1:6379/0 REDIS_PREFIX="$REDIS_PREFIX" \
-    MINIO_ENDPOINT="$TEST_MINIO_ENDPOINT" MINIO_ACCESS_KEY="$TEST_MINIO_ACCESS_KEY" \
-    MINIO_SECRET_KEY="$TEST_MINIO_SECRET_KEY" MINIO_BUCKET="$BUCKET" MINIO_SECURE=false
+  # production: the S3 path (hot tier off); production-hot: the default,
+  # warm hits from the replica's hot tier. Each on fresh services.
+  for col in production production-hot; do
+    id="$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+    DB_NAME="bench_scale_$id" REDIS_PREFIX="bench-scale-$id:" BUCKET="bench-scale-$id"
+    CREATED+=("$DB_NAME $REDIS_PREFIX $BUCKET")
+    psql -h 127.0.0.1 -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DB_NAME" >/dev/null
+    hot=0; [ "$col" = production-hot ] && hot=4GiB
+    run_backend "$col" DBHOST=127.0.0.1 DBPORT=5432 DBUSER=postgres DBNAME="$DB_NAME" DBSSLMODE=disable \
+      REDIS_URL=redis://127.0.0.1:6379/0 REDIS_PREFIX="$REDIS_PREFIX" \
+      MINIO_ENDPOINT="$TEST_MINIO_ENDPOINT" MINIO_ACCESS_KEY="$TEST_MINIO_ACCESS_KEY" \
+      MINIO_SECRET_KEY="$TEST_MINIO_SECRET_KEY" MINIO_BUCKET="$BUCKET" MINIO_SECURE=false HOT_CACHE_SIZE="$hot"
+  done
 fi
 
 mkdir -p "$(dirname "$OUT")"
