@@ -47,10 +47,12 @@ func (c backendCalls) until(later backendCalls) clientCalls {
 
 // TestBackendCallsPerRequest pins the PostgreSQL statements, Redis commands
 // and S3 requests of a cold fill and of warm hits on the production
-// backends, the figures docs/scaling.md sizes the servers with: while the
-// metadata memo is trusted a warm hit asks neither PostgreSQL nor Redis; a
-// small one (in the in-memory body cache) no S3 either, a larger one one S3
-// GET and nothing else (no stat, no HEAD). A cold fill stays within the
+// backends, the figures docs/scaling.md sizes the servers with, with the hot
+// tier off and on. While the metadata memo is trusted a warm hit asks
+// nothing of Redis; a small one (in the in-memory body cache) nothing at
+// all; a larger one, without the hot tier, one S3 GET and nothing else (no
+// stat, no HEAD); with it, no S3 request but the one query that confirms a
+// remembered entry before a local copy answers. A cold fill stays within the
 // round trips counted when the table was made. A change that adds a round
 // trip to any of these fails here.
 func TestBackendCallsPerRequest(t *testing.T) {
@@ -65,7 +67,24 @@ func TestBackendCallsPerRequest(t *testing.T) {
 		w.Write(small)
 	}))
 	defer up.Close()
-	in := apptest.Start(t, apptest.NewBackends(t, apptest.Production), apptest.Options{Remotes: accessRemotes(up.URL)})
+	for _, tier := range []struct {
+		name string
+		size string // HOT_CACHE_SIZE
+		// largeHit is what one warm hit of the larger file asks.
+		largeHit clientCalls
+	}{
+		{name: "hot tier off", size: "0", largeHit: clientCalls{blobs: 1}},
+		{name: "hot tier on", size: "64MiB", largeHit: clientCalls{queries: 1}},
+	} {
+		t.Run(tier.name, func(t *testing.T) {
+			testBackendCalls(t, up.URL, tier.size, small, large, tier.largeHit)
+		})
+	}
+}
+
+func testBackendCalls(t *testing.T, origin, hotSize string, small, large []byte, largeHit clientCalls) {
+	in := apptest.Start(t, apptest.NewBackends(t, apptest.Production), apptest.Options{Remotes: accessRemotes(origin),
+		Env: map[string]string{"HOT_CACHE_SIZE": hotSize}})
 	trusted := func() bool { ok, _ := in.App.Engine.MemoTrust(); return ok }
 	get := func(path string, body []byte) string {
 		t.Helper()
@@ -85,11 +104,11 @@ func TestBackendCallsPerRequest(t *testing.T) {
 		name string
 		path string
 		body []byte
-		// warmBlobs is the S3 requests of one warm hit.
-		warmBlobs uint64
+		// warm is what one warm hit asks.
+		warm clientCalls
 	}{
-		{name: "4 KiB, served from memory", path: "/api/pub/small.bin", body: small, warmBlobs: 0},
-		{name: "1 MiB, read from S3", path: "/api/pub/large.bin", body: large, warmBlobs: 1},
+		{name: "4 KiB, served from memory", path: "/api/pub/small.bin", body: small},
+		{name: "1 MiB", path: "/api/pub/large.bin", body: large, warm: largeHit},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,7 +147,7 @@ func TestBackendCallsPerRequest(t *testing.T) {
 					continue
 				}
 				t.Logf("%d warm hits: %d PostgreSQL statements, %d Redis commands, %d S3 requests", hits, warm.queries, warm.commands, warm.blobs)
-				if want := (clientCalls{blobs: hits * tc.warmBlobs}); warm != want {
+				if want := (clientCalls{queries: hits * tc.warm.queries, commands: hits * tc.warm.commands, blobs: hits * tc.warm.blobs}); warm != want {
 					t.Errorf("%d warm hits made %+v, want %+v (memo trusted)", hits, warm, want)
 				}
 				return
@@ -139,9 +158,22 @@ func TestBackendCallsPerRequest(t *testing.T) {
 
 // TestRegistryWarmPullBackendCalls: a warm pull through a docker mirror on
 // the production backends (manifest by tag, image config, a 1 MiB layer)
-// asks nothing of PostgreSQL or Redis and reads only the layer from S3: the
-// manifest and the config come from memory.
+// asks nothing of Redis; the manifest and the config come from memory, so
+// without the hot tier only the layer is read from S3 (one GET), and with
+// it only the query confirming the layer's remembered entry is made.
 func TestRegistryWarmPullBackendCalls(t *testing.T) {
+	for _, tier := range []struct {
+		name, size string
+		pull       clientCalls // what one warm pull asks
+	}{
+		{name: "hot tier off", size: "0", pull: clientCalls{blobs: 1}},
+		{name: "hot tier on", size: "64MiB", pull: clientCalls{queries: 1}},
+	} {
+		t.Run(tier.name, func(t *testing.T) { testRegistryWarmPull(t, tier.size, tier.pull) })
+	}
+}
+
+func testRegistryWarmPull(t *testing.T, hotSize string, perPull clientCalls) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	up, err := registrytest.StartRegistry(ctx, registrytest.RegistryOptions{})
@@ -161,7 +193,7 @@ remotes:
   mirror:
     base_url: %q
     package: docker
-`, up.URL)})
+`, up.URL), Env: map[string]string{"HOT_CACHE_SIZE": hotSize}})
 	accept := map[string]string{"Accept": img.Manifest.MediaType}
 	pull := func() {
 		t.Helper()
@@ -198,8 +230,8 @@ remotes:
 			continue
 		}
 		t.Logf("%d warm pulls: %d PostgreSQL statements, %d Redis commands, %d S3 requests", pulls, warm.queries, warm.commands, warm.blobs)
-		if want := (clientCalls{blobs: pulls}); warm != want {
-			t.Errorf("%d warm pulls made %+v, want %+v: one S3 GET per pull (the layer)", pulls, warm, want)
+		if want := (clientCalls{queries: pulls * perPull.queries, commands: pulls * perPull.commands, blobs: pulls * perPull.blobs}); warm != want {
+			t.Errorf("%d warm pulls made %+v, want %+v", pulls, warm, want)
 		}
 		return
 	}
