@@ -10,7 +10,8 @@
 #
 # Backends: embedded (SQLite + filesystem) always; PostgreSQL + Redis + MinIO
 # too when TEST_MINIO_ENDPOINT is set (run through `make bench`, i.e.
-# scripts/with-services.sh). Knobs: BENCH_REGISTRY_LAYER_MIB (200),
+# scripts/with-services.sh), the registry mirror both with the hot tier on
+# (the default) and off (warm pulls read MinIO). Knobs: BENCH_REGISTRY_LAYER_MIB (200),
 # BENCH_REGISTRY_RUNS (3), BENCH_REGISTRY_CONCURRENCY (10),
 # BENCH_BACKENDS ("embedded production").
 set -euo pipefail
@@ -32,7 +33,9 @@ W="$(mktemp -d /tmp/artifactapi-bench-registry.XXXXXX)"
 DB_NAME="" REDIS_PREFIX="" BUCKET=""
 cleanup() {
   if [ -n "$DB_NAME" ]; then
-    psql -h 127.0.0.1 -U postgres -d postgres -qAt -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || log "could not drop $DB_NAME"
+    for db in "$DB_NAME" "${DB_NAME}_nohot"; do
+      psql -h 127.0.0.1 -U postgres -d postgres -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || log "could not drop $db"
+    done
   fi
   if [ -n "$REDIS_PREFIX" ]; then
     redis-cli -h 127.0.0.1 --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
@@ -73,7 +76,15 @@ if [[ " $BACKENDS " == *" production "* ]]; then
       REDIS_URL=redis://127.0.0.1:6379/0 REDIS_PREFIX="$REDIS_PREFIX" \
       MINIO_ENDPOINT="$TEST_MINIO_ENDPOINT" MINIO_ACCESS_KEY="$TEST_MINIO_ACCESS_KEY" \
       MINIO_SECRET_KEY="$TEST_MINIO_SECRET_KEY" MINIO_BUCKET="$BUCKET" MINIO_SECURE=false \
-      "$W/registrybench" "${ARGS[@]}" -backend "PostgreSQL + Redis + MinIO" | tee -a "$OUT"
+      "$W/registrybench" "${ARGS[@]}" -backend "PostgreSQL + Redis + MinIO (hot tier on, the default)" | tee -a "$OUT"
+    # The S3 path: the same run with the hot tier off, on its own database,
+    # key prefix and bucket (so that its cold pulls are cold).
+    psql -h 127.0.0.1 -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE ${DB_NAME}_nohot" >/dev/null
+    env DBHOST=127.0.0.1 DBPORT=5432 DBUSER=postgres DBNAME="${DB_NAME}_nohot" DBSSLMODE=disable \
+      REDIS_URL=redis://127.0.0.1:6379/0 REDIS_PREFIX="${REDIS_PREFIX}nohot:" \
+      MINIO_ENDPOINT="$TEST_MINIO_ENDPOINT" MINIO_ACCESS_KEY="$TEST_MINIO_ACCESS_KEY" \
+      MINIO_SECRET_KEY="$TEST_MINIO_SECRET_KEY" MINIO_BUCKET="$BUCKET-nohot" MINIO_SECURE=false HOT_CACHE_SIZE=0 \
+      "$W/registrybench" "${ARGS[@]}" -backend "PostgreSQL + Redis + MinIO, hot tier off" | tee -a "$OUT"
     env DBHOST=127.0.0.1 DBPORT=5432 DBUSER=postgres DBNAME="$DB_NAME" DBSSLMODE=disable \
       REDIS_URL=redis://127.0.0.1:6379/0 REDIS_PREFIX="$REDIS_PREFIX" \
       MINIO_ENDPOINT="$TEST_MINIO_ENDPOINT" MINIO_ACCESS_KEY="$TEST_MINIO_ACCESS_KEY" \
