@@ -7,6 +7,8 @@ package ui
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -30,6 +32,7 @@ import (
 
 // Listing is the part of the metadata store the dashboard reads.
 type Listing interface {
+	GetArtifact(ctx context.Context, remote, path string) (db.Artifact, error)
 	ListArtifacts(ctx context.Context, q db.ListQuery) (db.ListPage, error)
 	Totals(ctx context.Context, remote, q string) (db.Totals, error)
 }
@@ -120,6 +123,8 @@ func (h *Handler) Mount(f fiber.Router) {
 	g.Get("/remotes/:remote", h.need(auth.Read), h.Remote)
 	g.Get("/remotes/:remote/stats", h.need(auth.Read), h.RemoteStats)
 	g.Post("/remotes/:remote/test-connection", h.need(auth.Admin), h.TestConnection)
+	g.Get("/remotes/:remote/artifact", h.need(auth.Read), h.Artifact)
+	g.Get("/remotes/:remote/evict", h.need(auth.Delete), h.EvictConfirm)
 	g.Post("/remotes/:remote/evict", h.need(auth.Delete), h.EvictOne)
 	g.Post("/remotes/:remote/bulk-evict", h.need(auth.Delete), h.BulkEvict)
 	g.Get("/remotes/:remote/images", h.need(auth.Read), h.ImageRepos)
@@ -267,6 +272,36 @@ func (h *Handler) write(c *fiber.Ctx, cmp templ.Component) error {
 	c.Type("html", "utf-8")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Send(buf.Bytes())
+}
+
+// liveHeader carries the signature of the live region a browser shows
+// (views.Live); the answer is 204 while it is current.
+const liveHeader = "HX-Live-Sig"
+
+// sign sets live.Sig to the signature of region, rendered with an empty
+// signature: a digest of its HTML, so that anything an operator would see
+// change (a count, a state, a relative time) changes it.
+func sign(ctx context.Context, live *views.Live, region func() templ.Component) error {
+	live.Sig = ""
+	var buf bytes.Buffer
+	if err := region().Render(ctx, &buf); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	live.Sig = hex.EncodeToString(sum[:8])
+	return nil
+}
+
+// current reports whether a live poll's region is unchanged, and then
+// answers 204 (no swap, the browser waits longer before the next poll).
+func current(c *fiber.Ctx, live views.Live) bool {
+	if !isHTMX(c) || c.Get(liveHeader) != live.Sig {
+		return false
+	}
+	c.Vary("HX-Request")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Status(http.StatusNoContent)
+	return true
 }
 
 // chrome is the frame every page shares.

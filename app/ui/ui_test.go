@@ -61,7 +61,21 @@ func (s *fakeStore) ListArtifacts(_ context.Context, q db.ListQuery) (db.ListPag
 			out = append(out, a)
 		}
 	}
+	if q.Limit > 0 && len(out) > q.Limit {
+		return db.ListPage{Items: out[:q.Limit], NextCursor: "more"}, nil
+	}
 	return db.ListPage{Items: out}, nil
+}
+
+func (s *fakeStore) GetArtifact(_ context.Context, remote, p string) (db.Artifact, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.items[remote] {
+		if a.Path == p {
+			return a, nil
+		}
+	}
+	return db.Artifact{}, db.ErrNotFound
 }
 
 func (s *fakeStore) Totals(_ context.Context, remote, q string) (db.Totals, error) {
