@@ -256,6 +256,17 @@
     }
   });
 
+  // A listing row's Evict asks with the row's path (the question is built
+  // here so that each row need not carry it).
+  document.addEventListener("htmx:confirm", function (ev) {
+    var elt = ev.detail.elt;
+    if (!elt || elt.tagName !== "FORM" || ev.detail.question) return;
+    var table = elt.closest("table[data-confirm]"), input = elt.querySelector('input[name="path"]');
+    if (!table || !input) return;
+    ev.preventDefault();
+    if (window.confirm(table.dataset.confirm.replace("{path}", input.value))) ev.detail.issueRequest(true);
+  });
+
   document.addEventListener("htmx:sendError", function () {
     flash("error", "The server could not be reached. Check the connection and try again.");
   });

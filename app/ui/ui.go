@@ -13,7 +13,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -330,6 +332,24 @@ func localRemotes(cfg *config.Config) []views.NavRemote {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// cameFrom is the remote a form should start on: ?remote, else the remote
+// whose screen the operator came from (the Referer), else "".
+func cameFrom(c *fiber.Ctx) string {
+	if r := c.Query("remote"); r != "" {
+		return strings.Clone(r)
+	}
+	ref, err := url.Parse(c.Get(fiber.HeaderReferer))
+	if err != nil || ref.Host != string(c.Request().URI().Host()) {
+		return ""
+	}
+	name, ok := strings.CutPrefix(ref.Path, "/ui/remotes/")
+	if !ok {
+		return ""
+	}
+	name, _, _ = strings.Cut(name, "/")
+	return name
 }
 
 // remoteOf returns the remote named in the route, or a 404 error.

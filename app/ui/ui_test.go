@@ -627,7 +627,7 @@ func TestJobsStartAndPollUntilDone(t *testing.T) {
 		_, body := hs.do(http.MethodGet, loc, nil, map[string]string{"HX-Request": "true"}, session, seed)
 		return body
 	}
-	if b := get(); !strings.Contains(b, `hx-trigger="every 1s"`) || strings.Contains(b, "<html") || !strings.Contains(b, "Cancel queued items") {
+	if b := get(); !strings.Contains(b, `data-live="/ui/jobs/`+id+`"`) || strings.Contains(b, "<html") || !strings.Contains(b, "Cancel queued items") {
 		t.Fatalf("running job does not poll or offers no cancel: %s", b)
 	}
 	fj.mu.Lock()
@@ -638,7 +638,7 @@ func TestJobsStartAndPollUntilDone(t *testing.T) {
 		t.Fatalf("cancel without the CSRF token: %d", resp.StatusCode)
 	}
 	resp, body = hs.do(http.MethodPost, cancelURL, strings.NewReader(""), hdr, session, seed)
-	if resp.StatusCode != http.StatusOK || strings.Count(body, db.CancelReason) != 2 || strings.Contains(body, "hx-trigger") ||
+	if resp.StatusCode != http.StatusOK || strings.Count(body, db.CancelReason) != 2 || strings.Contains(body, "data-live") ||
 		strings.Contains(body, "Cancel queued items") || strings.Contains(body, "<html") {
 		t.Fatalf("cancel: %d %s", resp.StatusCode, body)
 	}
@@ -648,7 +648,7 @@ func TestJobsStartAndPollUntilDone(t *testing.T) {
 	j.Items[0].State, j.Items[1].State, j.Items[1].Reason = db.ItemCached, db.ItemFailed, "not found upstream (HTTP 404)"
 	fj.jobs[id] = j
 	fj.mu.Unlock()
-	if b := get(); strings.Contains(b, "hx-trigger") || !strings.Contains(b, "not found upstream (HTTP 404)") {
+	if b := get(); strings.Contains(b, "data-live") || !strings.Contains(b, "not found upstream (HTTP 404)") {
 		t.Fatalf("finished job still polls or hides the failure: %s", b)
 	}
 	if resp, _ := hs.do(http.MethodGet, "/ui/jobs/"+db.NewJobID(), nil, nil, session, seed); resp.StatusCode != http.StatusNotFound {

@@ -17,7 +17,7 @@ import (
 // UploadForm shows the upload screen (local repositories only).
 func (h *Handler) UploadForm(c *fiber.Ctx) error {
 	cfg := h.d.Config()
-	p := views.UploadProps{Chrome: h.chrome(c, "Upload", "upload"), Locals: writable(localRemotes(cfg), cfg, principalOf(c)), Remote: c.Query("remote")}
+	p := views.UploadProps{Chrome: h.chrome(c, "Upload", "upload"), Locals: writable(localRemotes(cfg), cfg, principalOf(c)), Remote: cameFrom(c)}
 	if n := cfg.Env.MaxUploadSize; n > 0 {
 		p.MaxSize = views.Bytes(n)
 	}
