@@ -132,7 +132,7 @@ func (e *fakeEngine) calls() (int, int) {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	app    *fiber.App
 	h      *Handler
 	store  *fakeStore
@@ -140,7 +140,7 @@ type harness struct {
 	now    time.Time
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	f, err := config.ParseRemotes("test", []byte(testRemotes))
 	if err != nil {
