@@ -37,6 +37,7 @@ type Listing interface {
 	GetArtifact(ctx context.Context, remote, path string) (db.Artifact, error)
 	ListArtifacts(ctx context.Context, q db.ListQuery) (db.ListPage, error)
 	Totals(ctx context.Context, remote, q string) (db.Totals, error)
+	SearchArtifacts(ctx context.Context, q db.SearchQuery) ([]db.SearchGroup, error)
 }
 
 // Engine is the part of the cache engine the dashboard drives.
@@ -61,6 +62,8 @@ type Deps struct {
 	// Mirror reads the images docker remotes cached; nil: their screen
 	// lists cached files like any remote.
 	Mirror  *images.Mirror
+	// Tags finds tags of local docker repositories for the search; may be nil.
+	Tags    TagSearch
 	Metrics *metrics.Metrics // hit ratio; may be nil
 	// Backends describes each backend for the configuration screen.
 	Backends func(ctx context.Context) map[string]string
@@ -122,6 +125,7 @@ func (h *Handler) Mount(f fiber.Router) {
 	g.Post("/logout", h.Logout)
 	g.Use(h.requireSession)
 	g.Get("/", h.Overview)
+	g.Get("/search", h.Search)
 	g.Get("/remotes/:remote", h.need(auth.Read), h.Remote)
 	g.Get("/remotes/:remote/stats", h.need(auth.Read), h.RemoteStats)
 	g.Post("/remotes/:remote/test-connection", h.need(auth.Admin), h.TestConnection)

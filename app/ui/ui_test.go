@@ -67,6 +67,28 @@ func (s *fakeStore) ListArtifacts(_ context.Context, q db.ListQuery) (db.ListPag
 	return db.ListPage{Items: out}, nil
 }
 
+func (s *fakeStore) SearchArtifacts(_ context.Context, q db.SearchQuery) ([]db.SearchGroup, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []db.SearchGroup
+	for _, r := range q.Remotes {
+		g := db.SearchGroup{Remote: r}
+		for _, a := range s.items[r] {
+			if strings.Contains(a.Path, q.Q) || strings.HasPrefix(a.SHA256, q.Q) {
+				if len(g.Items) == q.Limit {
+					g.More = true
+					break
+				}
+				g.Items = append(g.Items, a)
+			}
+		}
+		if len(g.Items) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out, s.err
+}
+
 func (s *fakeStore) GetArtifact(_ context.Context, remote, p string) (db.Artifact, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
