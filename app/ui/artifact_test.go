@@ -139,4 +139,3 @@ func TestArtifactDetailsAndEvictConfirmation(t *testing.T) {
 		t.Fatalf("sameListing kept %q", got)
 	}
 }
-
