@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,34 @@ func TestSearchAcrossRemotes(t *testing.T) {
 	// No local docker repository in this configuration: no tag search.
 	if tags.remotes != nil {
 		t.Errorf("tags searched in %v", tags.remotes)
+	}
+}
+
+// TestRecentUploadsSurviveAReload: the upload screen lists the latest files
+// of the local repositories from the metadata store, newest first.
+func TestRecentUploadsSurviveAReload(t *testing.T) {
+	hs := newHarness(t)
+	session, csrfSeed, _ := hs.signIn()
+	as := seed(hs, "mine", 12)
+	hs.store.mu.Lock()
+	for i := range hs.store.items["mine"] {
+		hs.store.items["mine"][i].CachedAt = hs.now.Add(time.Duration(i) * time.Minute)
+	}
+	// The fake lists in insertion order: newest first, as the store would.
+	slices.Reverse(hs.store.items["mine"])
+	hs.store.mu.Unlock()
+	_, body := hs.do(http.MethodGet, "/ui/upload", nil, nil, session, csrfSeed)
+	i := strings.Index(body, `id="recent-uploads"`)
+	if i < 0 {
+		t.Fatalf("no recent uploads:\n%s", body)
+	}
+	rows := strings.Count(body[i:], "<tr data-path=")
+	newest := strings.Index(body[i:], as[11].Path)
+	older := strings.Index(body[i:], as[10].Path)
+	if rows != recentUploads || newest < 0 || older < newest || strings.Contains(body[i:], as[0].Path) {
+		t.Fatalf("%d rows, newest at %d, older at %d", rows, newest, older)
+	}
+	if !strings.Contains(body, `data-copy-text="http://example.com/api/mine/`+as[11].Path+`"`) {
+		t.Fatal("no copy button for the download URL")
 	}
 }
