@@ -205,6 +205,31 @@
       startLive(elt);
     });
   }
+  // A table scrolling sideways in its box (narrow windows) can be scrolled
+  // from the keyboard: it becomes a focusable, named region.
+  function scrollables() {
+    document.querySelectorAll(".table-wrap").forEach(function (w) {
+      if (w.scrollWidth > w.clientWidth + 1) {
+        if (w.getAttribute("tabindex") === "0") return;
+        var section = w.closest("section"), h = section && section.querySelector("h2, h1");
+        w.setAttribute("tabindex", "0");
+        w.setAttribute("role", "region");
+        w.setAttribute("aria-label", (h ? h.textContent.trim() + ": " : "") + "table, scrolls sideways");
+      } else if (w.getAttribute("role") === "region") {
+        w.removeAttribute("tabindex");
+        w.removeAttribute("role");
+        w.removeAttribute("aria-label");
+      }
+    });
+  }
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(scrollables, 150);
+  });
+  document.addEventListener("htmx:afterSettle", scrollables);
+  document.addEventListener("DOMContentLoaded", scrollables);
+
   document.addEventListener("keydown", function (ev) {
     if (ev.key === " " && ev.target.matches && ev.target.matches("a.expander[role=button]")) {
       ev.preventDefault();
