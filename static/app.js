@@ -223,12 +223,21 @@
     });
   }
   var resizing = null;
-  window.addEventListener("resize", function () {
+  function soon() {
     clearTimeout(resizing);
-    resizing = setTimeout(scrollables, 150);
+    resizing = setTimeout(scrollables, 100);
+  }
+  window.addEventListener("resize", soon);
+  window.addEventListener("load", scrollables);
+  document.addEventListener("htmx:afterSettle", soon);
+  document.addEventListener("DOMContentLoaded", function () {
+    scrollables();
+    // Rows added by a script (uploads) widen a table without a resize.
+    if (window.ResizeObserver) {
+      var ro = new ResizeObserver(soon);
+      document.querySelectorAll(".table-wrap > table").forEach(function (t) { ro.observe(t); });
+    }
   });
-  document.addEventListener("htmx:afterSettle", scrollables);
-  document.addEventListener("DOMContentLoaded", scrollables);
 
   document.addEventListener("keydown", function (ev) {
     if (ev.key === " " && ev.target.matches && ev.target.matches("a.expander[role=button]")) {

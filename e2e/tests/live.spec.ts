@@ -57,8 +57,7 @@ test('sorting from a column header and paging keep the focus on the control used
   await expect(page.getByRole('columnheader', { name: 'Size' })).toHaveAttribute('aria-sort', 'descending');
   await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('sort-size');
 
-  await page.getByLabel('Per page').selectOption('10');
-  await page.goto('/ui/remotes/batch?limit=10');
+  await page.goto('/ui/remotes/batch?q=files/live/&limit=2');
   const next = page.getByRole('link', { name: 'Next' });
   await next.focus();
   await page.keyboard.press('Enter');
@@ -97,9 +96,8 @@ test('evicting one artifact without JavaScript goes through a confirmation page'
   await expect(page).toHaveURL(/\/ui\/remotes\/batch\/evict\?path=/);
   await expect(page.getByRole('heading', { level: 1 })).toContainText(p);
   expect(await listed(request, 'batch', p)).toEqual([p]); // nothing evicted yet
-  await screen(page, '31-evict-confirm-nojs');
   await page.getByRole('button', { name: 'Evict', exact: true }).click();
-  await expect(page).toHaveURL(/\/ui\/remotes\/batch\?q=files%2Flive%2F&evicted=/);
+  await expect(page).toHaveURL(/\/ui\/remotes\/batch\?q=files(%2F|\/)live(%2F|\/)&evicted=/);
   await expect(page.getByRole('main')).toContainText(`Evicted ${p}.`);
   await expect(page.locator(`tr[data-path="${p}"]`)).toHaveCount(0);
   expect(await listed(request, 'batch', p)).toEqual([]);

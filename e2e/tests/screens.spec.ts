@@ -46,8 +46,17 @@ const screens = (): { name: string; url: string; ready: string }[] => [
 
 async function shoot(page: Page, viewport: string, name: string): Promise<void> {
   // Nothing is wider than the window: the layout reflows (tables scroll in their box).
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  expect(overflow, `${name} at ${viewport} is wider than the window`).toBeLessThanOrEqual(0);
+  const overflow = await page.evaluate(() => {
+    const wide: string[] = [];
+    document.querySelectorAll('body *').forEach((e) => {
+      const r = e.getBoundingClientRect();
+      if (r.right > window.innerWidth + 1 && !e.closest('.table-wrap') && wide.length < 5) {
+        wide.push(`${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${(e.getAttribute('class') ?? '').replace(/ /g, '.')} (${Math.round(r.right)} px)`);
+      }
+    });
+    return { by: document.documentElement.scrollWidth - window.innerWidth, wide };
+  });
+  expect(overflow.by, `${name} at ${viewport} is wider than the window: ${overflow.wide.join(', ')}`).toBeLessThanOrEqual(0);
   await accessible(page, `${name} at ${viewport}`);
   const dir = path.join(__dirname, '..', 'test-results', 'screens', viewport);
   fs.mkdirSync(dir, { recursive: true });
