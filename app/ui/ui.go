@@ -61,7 +61,7 @@ type Deps struct {
 	Registry Registry
 	// Mirror reads the images docker remotes cached; nil: their screen
 	// lists cached files like any remote.
-	Mirror  *images.Mirror
+	Mirror *images.Mirror
 	// Tags finds tags of local docker repositories for the search; may be nil.
 	Tags    TagSearch
 	Metrics *metrics.Metrics // hit ratio; may be nil
