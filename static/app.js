@@ -208,13 +208,20 @@
   // A table scrolling sideways in its box (narrow windows) can be scrolled
   // from the keyboard: it becomes a focusable, named region.
   function scrollables() {
+    var named = {};
+    document.querySelectorAll(".table-wrap[role=region]").forEach(function (w) { named[w.getAttribute("aria-label")] = true; });
     document.querySelectorAll(".table-wrap").forEach(function (w) {
       if (w.scrollWidth > w.clientWidth + 1) {
         if (w.getAttribute("tabindex") === "0") return;
         var section = w.closest("section"), h = section && section.querySelector("h2, h1");
+        var cap = w.querySelector("caption");
+        var label = (h ? h.textContent.trim().replace(/\s+/g, " ") + ": " : "") + (cap ? cap.textContent.trim() + ", " : "") + "table, scrolls sideways";
+        // Landmarks need distinct names: number the second table of a section.
+        for (var n = 2, base = label; named[label]; n++) label = base + " (" + n + ")";
+        named[label] = true;
         w.setAttribute("tabindex", "0");
         w.setAttribute("role", "region");
-        w.setAttribute("aria-label", (h ? h.textContent.trim() + ": " : "") + "table, scrolls sideways");
+        w.setAttribute("aria-label", label);
       } else if (w.getAttribute("role") === "region") {
         w.removeAttribute("tabindex");
         w.removeAttribute("role");
