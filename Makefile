@@ -6,7 +6,7 @@ TEMPL_VERSION := v0.3.1100
 PROMTOOL_VERSION := v0.316.0
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: run build test test-go test-conformance test-e2e fuzz deps deps-apt deps-minio deps-promtool deps-e2e generate check-generate envdoc lint bench migrate clean
+.PHONY: run build test test-go test-conformance test-e2e fuzz deps deps-apt deps-minio deps-promtool deps-e2e generate check-generate envdoc lint bench bench-ui migrate clean
 
 ## run: the embedded default (SQLite + filesystem + in-process), sample remotes.yaml, :8000
 run:
@@ -91,13 +91,18 @@ lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:" >&2; echo "$$out" >&2; exit 1; fi
 	go vet ./...
 
-## bench: artifactapi vs nginx proxy_cache, the registry mirror vs direct pulls, then pip/npm through pypi/npm remotes vs direct,
-## then the cost per hit and per GiB of docs/scaling.md (results in bench/out/)
-bench:
+## bench: the dashboard's remote page (bench-ui), artifactapi vs nginx proxy_cache, the registry mirror vs direct pulls,
+## then pip/npm through pypi/npm remotes vs direct, then the cost per hit and per GiB of docs/scaling.md (results in bench/out/)
+bench: bench-ui
 	scripts/with-services.sh bench/run.sh
 	scripts/with-services.sh bench/registry.sh
 	scripts/with-services.sh bench/formats.sh
 	scripts/with-services.sh bench/scale.sh
+
+## bench-ui: the dashboard's remote page with 10,000 cached artifacts on SQLite and PostgreSQL:
+## server time per page (ns/op, target under 100 ms) and HTML size (html-bytes, target under 300 KB)
+bench-ui:
+	scripts/with-services.sh go test -run '^$$' -bench '^BenchmarkRemotePage$$' -benchtime 100x -count 1 ./app/ui
 
 clean:
 	rm -rf bin data

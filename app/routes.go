@@ -15,6 +15,7 @@ import (
 	"artifactapi/app/registry"
 	"artifactapi/app/stats"
 	"artifactapi/app/ui"
+	"artifactapi/db"
 )
 
 // routes is the one route table.
@@ -112,14 +113,18 @@ func (a *App) routes() *fiber.App {
 	f.Get(cache.PeerPath+":id", h.PeerFill)
 	f.Get("/metrics", a.requireMetricsToken, adaptor.HTTPHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
 	var images ui.Registry
+	var tags ui.TagSearch
 	if a.Local != nil { // never a typed nil in the interface
 		images = a.Local
+		if rs, ok := a.Meta.(interface{ Registry() db.RegistryStore }); ok {
+			tags = rs.Registry()
+		}
 	}
 	var pols ui.Policies
 	if a.Policies != nil { // never a typed nil in the interface
 		pols = a.Policies
 	}
-	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Policies: pols, Registry: images, Metrics: a.Metrics, Backends: a.backends,
+	ui.New(ui.Deps{Config: a.Config, Meta: a.Meta, Engine: a.Engine, Jobs: a.Jobs, Policies: pols, Registry: images, Tags: tags, Metrics: a.Metrics, Backends: a.backends,
 		Mirror:     &imagetree.Mirror{Meta: a.Meta, Cache: a.Engine},
 		AdminToken: a.Config().Env.AdminToken, Guesses: a.guesses, Access: a.Auth, Accounts: a.Auth, Directory: a.access, Audit: a.Audit, Log: a.log, Version: Version,
 		Stats: a.Stats, Top: a.statsStore, Prober: stats.Prober{Client: a.Upstream}}).Mount(f)

@@ -101,6 +101,8 @@ type Store interface {
 	ListArtifacts(ctx context.Context, q ListQuery) (ListPage, error)
 	// Totals counts the artifacts of remote matching q ("" = all).
 	Totals(ctx context.Context, remote, q string) (Totals, error)
+	// Searcher finds artifacts across remotes by path or digest.
+	Searcher
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
 	// Describe is a one-line, secret-free description for logs and /config.

@@ -123,4 +123,5 @@ type RegistryStore interface {
 
 	RegistryBrowser
 	RegistryGCLog
+	RegistrySearcher
 }

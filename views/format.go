@@ -135,3 +135,33 @@ func stateClass(state string) string { return "badge badge-state-" + state }
 
 // Itoa64 formats n in decimal.
 func Itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// words are the labels of the machine names the dashboard shows (item and
+// job states, audit actions); the names stay in attributes and filters.
+var words = map[string]string{
+	"already_cached":      "already cached",
+	"artifact.upload":     "upload",
+	"artifact.delete":     "delete",
+	"artifact.evict":      "eviction",
+	"artifact.evict_bulk": "bulk eviction",
+	"job.submit":          "job started",
+	"job.cancel":          "job canceled",
+	"registry.gc":         "garbage collection",
+	"user.create":         "user created",
+	"user.update":         "user changed",
+	"user.delete":         "user deleted",
+	"token.create":        "token created",
+	"token.revoke":        "token revoked",
+	"config.reload":       "configuration reloaded",
+	"login":               "sign-in",
+	"logout":              "sign-out",
+}
+
+// Words shows a state or action name as words ("already_cached" →
+// "already cached"); an unknown name loses its underscores.
+func Words(name string) string {
+	if w, ok := words[name]; ok {
+		return w
+	}
+	return strings.ReplaceAll(name, "_", " ")
+}

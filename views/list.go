@@ -81,6 +81,16 @@ func (s ListState) url(cursor, hist string) string {
 	return s.Base() + "?" + v.Encode()
 }
 
+// ArtifactURL is the details page of the artifact at path.
+func (s ListState) ArtifactURL(path string) string {
+	return s.Base() + "/artifact?" + url.Values{"path": {path}}.Encode()
+}
+
+// EvictURL is the page confirming the eviction of the artifact at path.
+func (s ListState) EvictURL(path string) string {
+	return s.Base() + "/evict?" + url.Values{"path": {path}}.Encode()
+}
+
 // URL is this page.
 func (s ListState) URL() string { return s.url(s.Cursor, s.Hist) }
 

@@ -46,7 +46,7 @@ func (h *Handler) ConfigPage(c *fiber.Ctx) error {
 	if s, ok := doc["default_docker_remote"].(string); ok {
 		p.DefaultDocker = s
 	}
-	p.Tester = h.tester(c, cfg, c.Query("remote"), c.Query("path"))
+	p.Tester = h.tester(c, cfg, cameFrom(c), c.Query("path"))
 	return h.render(c, views.ConfigPage(p), nil)
 }
 

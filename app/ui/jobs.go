@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
@@ -77,10 +79,18 @@ func (h *Handler) JobsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p.Remote = c.Query("remote")
+	p.Remote = cameFrom(c)
+	if views.AnyRunning(p.Jobs) {
+		p.Live = views.Live{URL: "/ui/jobs?list=1", Every: 2, Max: 30}
+		if err := sign(c.UserContext(), &p.Live, func() templ.Component { return views.JobList(p) }); err != nil {
+			return err
+		}
+	}
 	var partial = views.JobList(p)
 	if c.Query("list") == "" {
 		partial = nil
+	} else if current(c, p.Live) {
+		return nil
 	}
 	return h.render(c, views.JobsPage(p), partial)
 }
@@ -161,6 +171,15 @@ func (h *Handler) JobPage(c *fiber.Ctx) error {
 	}
 	now := h.d.Now()
 	p := views.JobDetailProps{Chrome: h.chrome(c, "Job "+views.Short(j.ID, 8), "jobs"), Now: now, Job: jobView(j, now, filter), Filter: filter}
+	if p.Job.Running() {
+		p.Live = views.Live{URL: jobURL(j.ID, filter), Every: 1, Max: 10}
+		if err := sign(c.UserContext(), &p.Live, func() templ.Component { return views.JobDetail(p) }); err != nil {
+			return err
+		}
+		if current(c, p.Live) {
+			return nil
+		}
+	}
 	return h.render(c, views.JobDetailPage(p), views.JobDetail(p))
 }
 
@@ -238,4 +257,12 @@ func jobView(j db.Job, now time.Time, filter string) views.JobView {
 			Reason: it.Reason, BytesDone: it.BytesDone, BytesTotal: it.BytesTotal, Attempts: it.Attempts})
 	}
 	return v
+}
+
+// jobURL is the job's screen showing the items in state ("" for all).
+func jobURL(id, state string) string {
+	if state == "" {
+		return "/ui/jobs/" + id
+	}
+	return "/ui/jobs/" + id + "?state=" + url.QueryEscape(state)
 }

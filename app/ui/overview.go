@@ -3,6 +3,7 @@ package ui
 import (
 	"sort"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -81,7 +82,14 @@ func (h *Handler) Overview(c *fiber.Ctx) error {
 	if len(p.Recent) > 10 {
 		p.Recent = p.Recent[:10]
 	}
-	return h.render(c, views.OverviewPage(p), nil)
+	p.Live = views.Live{URL: "/ui/", Every: 5, Max: 60}
+	if err := sign(ctx, &p.Live, func() templ.Component { return views.OverviewLive(p) }); err != nil {
+		return err
+	}
+	if current(c, p.Live) {
+		return nil
+	}
+	return h.render(c, views.OverviewPage(p), views.OverviewLive(p))
 }
 
 // hitMiss counts requests served from the cache and fetched upstream.

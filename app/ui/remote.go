@@ -3,8 +3,10 @@ package ui
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"artifactapi/app/api"
@@ -104,7 +106,19 @@ func (h *Handler) Remote(c *fiber.Ctx) error {
 		return err
 	}
 	p.Setup = setupProps(c, r)
-	return h.render(c, views.RemotePage(p), views.ArtifactsTable(p))
+	p.Live = views.Live{URL: p.List.URL(), Every: 5, Max: 60}
+	if err := sign(c.UserContext(), &p.Live, func() templ.Component { return views.RemoteUpdate(p) }); err != nil {
+		return err
+	}
+	if current(c, p.Live) {
+		return nil
+	}
+	if ev := c.Query("evicted"); ev != "" && !isHTMX(c) {
+		if _, err := h.d.Meta.GetArtifact(c.UserContext(), r.Name, ev); errors.Is(err, db.ErrNotFound) {
+			p.Notice = views.Evicted(p.Remote, ev)
+		}
+	}
+	return h.render(c, views.RemotePage(p), views.RemoteUpdate(p))
 }
 
 // RemoteStats is the totals block of a remote's screen (refreshed after evictions).
@@ -134,6 +148,17 @@ func backToRemote(c *fiber.Ctx, r *config.Remote) error {
 	return c.Redirect("/ui/remotes/"+r.Name, http.StatusSeeOther)
 }
 
+// backAfterEvict answers an eviction posted without htmx: back to the
+// listing it came from, which then says whether path is still there.
+func backAfterEvict(c *fiber.Ctx, r *config.Remote, path string) error {
+	back := backTo(c, r.Name)
+	sep := "?"
+	if strings.Contains(back, "?") {
+		sep = "&"
+	}
+	return c.Redirect(back+sep+url.Values{"evicted": {path}}.Encode(), http.StatusSeeOther)
+}
+
 // EvictOne evicts (or, in a local repository, deletes) one artifact. For
 // htmx the row is replaced by nothing and the listing is told to refresh.
 func (h *Handler) EvictOne(c *fiber.Ctx) error {
@@ -145,11 +170,7 @@ func (h *Handler) EvictOne(c *fiber.Ctx) error {
 	if p == "" {
 		return fail(http.StatusBadRequest, "Which artifact? The form sent no path.")
 	}
-	verb := "Evicted"
-	if r.IsLocal() {
-		verb = "Deleted"
-	}
-	msg := verb + " " + p + "."
+	msg := views.Evicted(remoteInfo(r), p)
 	err = h.d.Engine.Evict(c.UserContext(), r.Name, p, evictReason(r))
 	ev := auth.Event{Action: auth.ActEvict, Remote: r.Name, Target: p, Count: 1}
 	if r.IsLocal() {
@@ -167,7 +188,7 @@ func (h *Handler) EvictOne(c *fiber.Ctx) error {
 	}
 	h.d.Log.Info("dashboard eviction", "remote", r.Name, "path", p)
 	if !isHTMX(c) {
-		return backToRemote(c, r)
+		return backAfterEvict(c, r, p)
 	}
 	c.Set("HX-Trigger", "artifacts-changed")
 	return h.write(c, views.Flash("success", msg))

@@ -7,11 +7,15 @@ package ui
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -30,8 +34,10 @@ import (
 
 // Listing is the part of the metadata store the dashboard reads.
 type Listing interface {
+	GetArtifact(ctx context.Context, remote, path string) (db.Artifact, error)
 	ListArtifacts(ctx context.Context, q db.ListQuery) (db.ListPage, error)
 	Totals(ctx context.Context, remote, q string) (db.Totals, error)
+	SearchArtifacts(ctx context.Context, q db.SearchQuery) ([]db.SearchGroup, error)
 }
 
 // Engine is the part of the cache engine the dashboard drives.
@@ -55,7 +61,9 @@ type Deps struct {
 	Registry Registry
 	// Mirror reads the images docker remotes cached; nil: their screen
 	// lists cached files like any remote.
-	Mirror  *images.Mirror
+	Mirror *images.Mirror
+	// Tags finds tags of local docker repositories for the search; may be nil.
+	Tags    TagSearch
 	Metrics *metrics.Metrics // hit ratio; may be nil
 	// Backends describes each backend for the configuration screen.
 	Backends func(ctx context.Context) map[string]string
@@ -117,9 +125,12 @@ func (h *Handler) Mount(f fiber.Router) {
 	g.Post("/logout", h.Logout)
 	g.Use(h.requireSession)
 	g.Get("/", h.Overview)
+	g.Get("/search", h.Search)
 	g.Get("/remotes/:remote", h.need(auth.Read), h.Remote)
 	g.Get("/remotes/:remote/stats", h.need(auth.Read), h.RemoteStats)
 	g.Post("/remotes/:remote/test-connection", h.need(auth.Admin), h.TestConnection)
+	g.Get("/remotes/:remote/artifact", h.need(auth.Read), h.Artifact)
+	g.Get("/remotes/:remote/evict", h.need(auth.Delete), h.EvictConfirm)
 	g.Post("/remotes/:remote/evict", h.need(auth.Delete), h.EvictOne)
 	g.Post("/remotes/:remote/bulk-evict", h.need(auth.Delete), h.BulkEvict)
 	g.Get("/remotes/:remote/images", h.need(auth.Read), h.ImageRepos)
@@ -269,6 +280,36 @@ func (h *Handler) write(c *fiber.Ctx, cmp templ.Component) error {
 	return c.Send(buf.Bytes())
 }
 
+// liveHeader carries the signature of the live region a browser shows
+// (views.Live); the answer is 204 while it is current.
+const liveHeader = "HX-Live-Sig"
+
+// sign sets live.Sig to the signature of region, rendered with an empty
+// signature: a digest of its HTML, so that anything an operator would see
+// change (a count, a state, a relative time) changes it.
+func sign(ctx context.Context, live *views.Live, region func() templ.Component) error {
+	live.Sig = ""
+	var buf bytes.Buffer
+	if err := region().Render(ctx, &buf); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	live.Sig = hex.EncodeToString(sum[:8])
+	return nil
+}
+
+// current reports whether a live poll's region is unchanged, and then
+// answers 204 (no swap, the browser waits longer before the next poll).
+func current(c *fiber.Ctx, live views.Live) bool {
+	if !isHTMX(c) || c.Get(liveHeader) != live.Sig {
+		return false
+	}
+	c.Vary("HX-Request")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Status(http.StatusNoContent)
+	return true
+}
+
 // chrome is the frame every page shares.
 func (h *Handler) chrome(c *fiber.Ctx, title, active string) views.Chrome {
 	cfg := h.d.Config()
@@ -295,6 +336,24 @@ func localRemotes(cfg *config.Config) []views.NavRemote {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// cameFrom is the remote a form should start on: ?remote, else the remote
+// whose screen the operator came from (the Referer), else "".
+func cameFrom(c *fiber.Ctx) string {
+	if r := c.Query("remote"); r != "" {
+		return strings.Clone(r)
+	}
+	ref, err := url.Parse(c.Get(fiber.HeaderReferer))
+	if err != nil || ref.Host != string(c.Request().URI().Host()) {
+		return ""
+	}
+	name, ok := strings.CutPrefix(ref.Path, "/ui/remotes/")
+	if !ok {
+		return ""
+	}
+	name, _, _ = strings.Cut(name, "/")
+	return name
 }
 
 // remoteOf returns the remote named in the route, or a 404 error.

@@ -61,7 +61,43 @@ func (s *fakeStore) ListArtifacts(_ context.Context, q db.ListQuery) (db.ListPag
 			out = append(out, a)
 		}
 	}
+	if q.Limit > 0 && len(out) > q.Limit {
+		return db.ListPage{Items: out[:q.Limit], NextCursor: "more"}, nil
+	}
 	return db.ListPage{Items: out}, nil
+}
+
+func (s *fakeStore) SearchArtifacts(_ context.Context, q db.SearchQuery) ([]db.SearchGroup, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []db.SearchGroup
+	for _, r := range q.Remotes {
+		g := db.SearchGroup{Remote: r}
+		for _, a := range s.items[r] {
+			if strings.Contains(a.Path, q.Q) || strings.HasPrefix(a.SHA256, q.Q) {
+				if len(g.Items) == q.Limit {
+					g.More = true
+					break
+				}
+				g.Items = append(g.Items, a)
+			}
+		}
+		if len(g.Items) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out, s.err
+}
+
+func (s *fakeStore) GetArtifact(_ context.Context, remote, p string) (db.Artifact, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.items[remote] {
+		if a.Path == p {
+			return a, nil
+		}
+	}
+	return db.Artifact{}, db.ErrNotFound
 }
 
 func (s *fakeStore) Totals(_ context.Context, remote, q string) (db.Totals, error) {
@@ -118,7 +154,7 @@ func (e *fakeEngine) calls() (int, int) {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	app    *fiber.App
 	h      *Handler
 	store  *fakeStore
@@ -126,7 +162,7 @@ type harness struct {
 	now    time.Time
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	f, err := config.ParseRemotes("test", []byte(testRemotes))
 	if err != nil {
@@ -613,7 +649,7 @@ func TestJobsStartAndPollUntilDone(t *testing.T) {
 		_, body := hs.do(http.MethodGet, loc, nil, map[string]string{"HX-Request": "true"}, session, seed)
 		return body
 	}
-	if b := get(); !strings.Contains(b, `hx-trigger="every 1s"`) || strings.Contains(b, "<html") || !strings.Contains(b, "Cancel queued items") {
+	if b := get(); !strings.Contains(b, `data-live="/ui/jobs/`+id+`"`) || strings.Contains(b, "<html") || !strings.Contains(b, "Cancel queued items") {
 		t.Fatalf("running job does not poll or offers no cancel: %s", b)
 	}
 	fj.mu.Lock()
@@ -624,7 +660,7 @@ func TestJobsStartAndPollUntilDone(t *testing.T) {
 		t.Fatalf("cancel without the CSRF token: %d", resp.StatusCode)
 	}
 	resp, body = hs.do(http.MethodPost, cancelURL, strings.NewReader(""), hdr, session, seed)
-	if resp.StatusCode != http.StatusOK || strings.Count(body, db.CancelReason) != 2 || strings.Contains(body, "hx-trigger") ||
+	if resp.StatusCode != http.StatusOK || strings.Count(body, db.CancelReason) != 2 || strings.Contains(body, "data-live") ||
 		strings.Contains(body, "Cancel queued items") || strings.Contains(body, "<html") {
 		t.Fatalf("cancel: %d %s", resp.StatusCode, body)
 	}
@@ -634,7 +670,7 @@ func TestJobsStartAndPollUntilDone(t *testing.T) {
 	j.Items[0].State, j.Items[1].State, j.Items[1].Reason = db.ItemCached, db.ItemFailed, "not found upstream (HTTP 404)"
 	fj.jobs[id] = j
 	fj.mu.Unlock()
-	if b := get(); strings.Contains(b, "hx-trigger") || !strings.Contains(b, "not found upstream (HTTP 404)") {
+	if b := get(); strings.Contains(b, "data-live") || !strings.Contains(b, "not found upstream (HTTP 404)") {
 		t.Fatalf("finished job still polls or hides the failure: %s", b)
 	}
 	if resp, _ := hs.do(http.MethodGet, "/ui/jobs/"+db.NewJobID(), nil, nil, session, seed); resp.StatusCode != http.StatusNotFound {

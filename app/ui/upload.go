@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -11,18 +12,53 @@ import (
 	"artifactapi/app/api"
 	"artifactapi/app/auth"
 	"artifactapi/app/cache"
+	"artifactapi/app/config"
+	"artifactapi/db"
 	"artifactapi/views"
 )
 
 // UploadForm shows the upload screen (local repositories only).
 func (h *Handler) UploadForm(c *fiber.Ctx) error {
 	cfg := h.d.Config()
-	p := views.UploadProps{Chrome: h.chrome(c, "Upload", "upload"), Locals: writable(localRemotes(cfg), cfg, principalOf(c)), Remote: c.Query("remote")}
+	p := views.UploadProps{Chrome: h.chrome(c, "Upload", "upload"), Locals: writable(localRemotes(cfg), cfg, principalOf(c)), Remote: cameFrom(c)}
 	if n := cfg.Env.MaxUploadSize; n > 0 {
 		p.MaxSize = views.Bytes(n)
 	}
+	recent, err := h.recentUploads(c, p.Locals)
+	if err != nil {
+		return err
+	}
+	p.Recent = recent
 	return h.render(c, views.UploadPage(p), nil)
 }
+
+// recentUploads is the files most recently stored in the local repositories
+// listed (from the metadata store: they survive a reload and show every
+// replica's uploads).
+func (h *Handler) recentUploads(c *fiber.Ctx, locals []views.NavRemote) ([]views.RecentUpload, error) {
+	var out []views.RecentUpload
+	for _, r := range locals {
+		if r.Package == config.PackageDocker {
+			continue
+		}
+		page, err := h.d.Meta.ListArtifacts(c.UserContext(), db.ListQuery{Remote: r.Name, Sort: db.SortCachedAt, Desc: true, Limit: recentUploads})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range page.Items {
+			row := toRow(a)
+			out = append(out, views.RecentUpload{Remote: r.Name, Row: row, DownloadURL: c.BaseURL() + row.URL})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Row.CachedAt.After(out[j].Row.CachedAt) })
+	if len(out) > recentUploads {
+		out = out[:recentUploads]
+	}
+	return out, nil
+}
+
+// recentUploads is how many recent uploads the upload screen lists.
+const recentUploads = 10
 
 // UploadFile stores the raw request body (one file, streamed, never held in
 // memory) as ?path in the local repository ?remote, through the engine's

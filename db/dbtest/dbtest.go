@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) db.Store) {
 		{name: "list_filter", fn: testListFilter},
 		{name: "list_errors", fn: testListErrors},
 		{name: "concurrency", fn: testConcurrency},
+		{name: "search", fn: testSearch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ func RunRegistry(t *testing.T, open func(t *testing.T) db.RegistryStore) {
 		{name: "browse_blobs_size", fn: testRegBlobsSize},
 		{name: "browse_manifests", fn: testRegListManifests},
 		{name: "gc_log", fn: testRegGCLog},
+		{name: "search_tags", fn: testRegSearch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -1,6 +1,7 @@
 // Shared test helpers: the base URL and admin token from global-setup.ts,
 // signing in, screenshots and API calls.
 import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -24,8 +25,16 @@ export async function signIn(page: Page, user = '', secret = adminToken(), base 
   await expect(page.getByRole('link', { name: 'Overview' })).toBeVisible();
 }
 
-/** Saves a full-page screenshot under test-results/screens. */
+/** Runs axe-core on the page as it is and expects no violation (WCAG 2.x A/AA and best practices). */
+export async function accessible(page: Page, what: string): Promise<void> {
+  const r = await new AxeBuilder({ page }).analyze();
+  const found = r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  expect(found, `accessibility violations on ${what} (${page.url()})`).toEqual([]);
+}
+
+/** Checks the screen with axe, then saves a full-page screenshot under test-results/screens. */
 export async function screen(page: Page, name: string): Promise<void> {
+  await accessible(page, name);
   const dir = path.join(__dirname, '..', 'test-results', 'screens');
   fs.mkdirSync(dir, { recursive: true });
   await page.evaluate(() => window.scrollTo(0, 0));

@@ -115,7 +115,10 @@ test('the listing reads without JavaScript', async ({ browser, baseURL }) => {
   await signIn(page);
   await page.goto('/ui/remotes/catalog?q=darwin');
   await expect(rows(page)).toHaveCount(5);
-  await expect(page.getByTestId('sha256').first()).toBeVisible();
+  // A row's details are its own page.
+  await page.getByRole('link', { name: `Details of ${darwin[1]}` }).click();
+  await expect(page.getByTestId('sha256')).toHaveText(sha256(content(darwin[1], sizeOf(darwin[1]))));
+  await page.goBack();
   await page.getByLabel('Search paths').fill('linux');
   await page.getByRole('button', { name: 'Apply' }).click();
   await expect(rows(page)).toHaveCount(7);
