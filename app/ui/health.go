@@ -35,12 +35,19 @@ type Prober interface {
 const topShown = 10
 
 // healthOf is the upstream health of r for the views ("" state for a
-// local repository or when health is not recorded).
-func (h *Handler) healthOf(r *config.Remote) views.HealthView {
+// local repository or when health is not recorded). One request reads
+// each remote's state once: the sidebar and the page it frames never show
+// two states of one remote when a flush lands while the page is built.
+func (h *Handler) healthOf(c *fiber.Ctx, r *config.Remote) views.HealthView {
 	if h.d.Stats == nil || r.IsLocal() {
 		return views.HealthView{Remote: r.Name}
 	}
-	s := h.d.Stats.Health(r.Name)
+	key := "health:" + r.Name
+	s, ok := c.Locals(key).(stats.Health)
+	if !ok {
+		s = h.d.Stats.Health(r.Name)
+		c.Locals(key, s)
+	}
 	v := views.HealthView{Remote: r.Name, State: s.State, Summary: s.Summary, WindowMinutes: int(s.WindowSeconds / 60),
 		Requests: s.Requests, Errors: s.Errors, ErrorRate: s.ErrorRate, LatencyMS: s.LatencyMS}
 	if s.LastSuccess != nil {
@@ -78,7 +85,7 @@ func (h *Handler) upstreamCard(c *fiber.Ctx, r *config.Remote) *views.HealthView
 	if r.IsLocal() || h.d.Stats == nil {
 		return nil
 	}
-	v := h.healthOf(r)
+	v := h.healthOf(c, r)
 	v.CanTest = h.d.Prober != nil && auth.Allowed(principalOf(c), auth.Admin, r)
 	v.CSRF = h.csrfToken(c)
 	return &v

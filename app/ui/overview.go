@@ -57,7 +57,7 @@ func (h *Handler) Overview(c *fiber.Ctx) error {
 			h.d.Log.Warn("dashboard overview", "remote", name, "err", err)
 			s.Error = "could not read this repository's numbers: the metadata store did not answer"
 		}
-		s.Health, s.Traffic = h.healthOf(r), h.trafficOf(r)
+		s.Health, s.Traffic = h.healthOf(c, r), h.trafficOf(r)
 		shown = append(shown, name)
 		hc := hits[name]
 		if h.d.Stats != nil { // every replica's, not only this one's

@@ -320,7 +320,7 @@ func (h *Handler) chrome(c *fiber.Ctx, title, active string) views.Chrome {
 		if !auth.Allowed(who, auth.Read, r) {
 			continue
 		}
-		nav = append(nav, views.NavRemote{Name: n, Type: r.Type, Package: r.Package, Health: h.healthOf(r).State})
+		nav = append(nav, views.NavRemote{Name: n, Type: r.Type, Package: r.Package, Health: h.healthOf(c, r).State})
 	}
 	return views.Chrome{Title: title, Active: active, CSRF: h.csrfToken(c), StaticVersion: h.assets.Version(),
 		Version: h.d.Version, SignedIn: true, User: displayName(who), Admin: auth.Allowed(who, auth.Admin, nil), Remotes: nav}
