@@ -25,9 +25,11 @@ func (s *SQLite) SchemaVersion(ctx context.Context) (int64, error) {
 // values are otherwise integers, reals, text or NULL, which JSON keeps.
 const bytesKey = "$bytes"
 
-// sqliteTables lists the backed-up tables in dependency order.
+// sqliteTables lists the backed-up tables in dependency order: ordinary
+// tables only. A virtual table (the FTS5 search index) and its shadow
+// tables are derived data, rebuilt by their triggers as rows are restored.
 func sqliteTables(ctx context.Context, q querier) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+	rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%'`)
 	if err != nil {
 		return nil, fmt.Errorf("db: list tables: %w", err)
 	}

@@ -405,6 +405,7 @@ func TestLoadEnvDSN(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			tc.env["ADMIN_TOKEN"] = goodToken // production mode needs one
 			e, err := config.LoadEnv(envFunc(tc.env))
 			if err != nil {
 				t.Fatal(err)

@@ -37,11 +37,12 @@ func unsafeProblems(e Env) []string {
 	}
 	var probs []string
 	const mode = "in production mode (PostgreSQL, Redis or S3 configured)"
-	if e.AdminToken != "" {
-		if why := weakToken(e.AdminToken); why != "" {
-			probs = append(probs, fmt.Sprintf("ADMIN_TOKEN: %s, refused %s: set at least %d random characters, e.g. from `openssl rand -hex 32`",
-				why, mode, MinAdminTokenLen))
-		}
+	if e.AdminToken == "" {
+		probs = append(probs, fmt.Sprintf("ADMIN_TOKEN: unset, refused %s: each replica would make up its own, so sessions, tokens signed by /v2/token and relays between replicas would fail across them; set the same %d or more random characters on every replica, e.g. from `openssl rand -hex 32`",
+			mode, MinAdminTokenLen))
+	} else if why := weakToken(e.AdminToken); why != "" {
+		probs = append(probs, fmt.Sprintf("ADMIN_TOKEN: %s, refused %s: set at least %d random characters, e.g. from `openssl rand -hex 32`",
+			why, mode, MinAdminTokenLen))
 	}
 	if e.MinIOEndpoint != "" && (e.MinIOSecretKey == DefaultMinIOSecret ||
 		(e.MinIOAccessKey == DefaultMinIOSecret && e.MinIOSecretKey == "")) {

@@ -41,7 +41,8 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 		want []string // substrings of the error; nil: accepted
 	}{
 		{name: "acceptable", env: production(nil)},
-		{name: "token unset (generated at start)", env: production(map[string]string{"ADMIN_TOKEN": ""})},
+		{name: "token unset (each replica would make up its own)", env: production(map[string]string{"ADMIN_TOKEN": ""}),
+			want: []string{"ADMIN_TOKEN", "unset", "every replica"}},
 		{name: "short token", env: production(map[string]string{"ADMIN_TOKEN": "s3cr3t-but-only-24-chars"}),
 			want: []string{"ADMIN_TOKEN", "shorter than 32", "openssl rand"}},
 		{name: "change-me", env: production(map[string]string{"ADMIN_TOKEN": "change-me"}), want: []string{"ADMIN_TOKEN", "placeholder"}},
