@@ -43,7 +43,7 @@ var EnvVars = []EnvVar{
 	{Name: "MINIO_REGION", Help: "S3 region"},
 	{Name: "HOT_CACHE_DIR", Default: "$DATA_DIR/hot", Help: "with S3 blobs: this replica's local disk copies of recently served artifacts (served with sendfile; never an artifact the metadata no longer names); kept across restarts"},
 	{Name: "HOT_CACHE_SIZE", Default: "4GiB", Help: "with S3 blobs: most bytes HOT_CACHE_DIR holds, least recently used evicted first (0: no hot tier)"},
-	{Name: "ADMIN_TOKEN", Help: "admin credential (Bearer, or Basic with any user); when unset, a random one is generated for the run and printed once in the startup log. In production mode (PostgreSQL, Redis or S3 configured) a placeholder or a token shorter than 32 characters stops start-up", Secret: true},
+	{Name: "ADMIN_TOKEN", Help: "admin credential (Bearer, or Basic with any user); when unset on the embedded default, a random one is generated for the run and printed once in the startup log. In production mode (PostgreSQL, Redis or S3 configured) it is required, the same on every replica: unset, a placeholder or shorter than 32 characters stops start-up", Secret: true},
 	{Name: "METRICS_TOKEN", Help: "when set, GET /metrics requires `Authorization: Bearer <token>` (at least 16 characters); unset, /metrics is public", Secret: true},
 	{Name: "LOG_FORMAT", Default: "text", Help: "text or json"},
 	{Name: "LOG_LEVEL", Default: "info", Help: "debug, info, warn or error"},
