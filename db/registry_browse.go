@@ -1,8 +1,10 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -15,6 +17,8 @@ type RegistryRepository struct {
 	Size int64
 	// UpdatedAt is the last manifest push or tag move.
 	UpdatedAt time.Time
+	// LastPulled is the last pull of one of its manifests (zero: never).
+	LastPulled time.Time
 }
 
 // RegistryTagDetail is a tag with the manifest it points at.
@@ -26,8 +30,15 @@ type RegistryTagDetail struct {
 	// BlobsSize is the bytes of the blobs the manifest references (config
 	// and layers, each once); 0 for an index, whose children hold them.
 	BlobsSize int64
-	PushedAt  time.Time // when the manifest was first pushed
-	UpdatedAt time.Time // when the tag was last pointed at it
+	PushedAt   time.Time // when the manifest was first pushed
+	UpdatedAt  time.Time // when the tag was last pointed at it
+	LastPulled time.Time // the manifest's last pull (zero: never)
+}
+
+// ManifestPull is one pull of a pushed manifest.
+type ManifestPull struct {
+	Remote, Name, Digest string
+	At                   time.Time
 }
 
 // RegistryBrowser reads the local docker repositories for the dashboard.
@@ -46,6 +57,9 @@ type RegistryBrowser interface {
 	// its bytes), sorted by digest: what the dashboard walks to find the
 	// untagged ones, or to delete the repository.
 	ListRegistryManifests(ctx context.Context, remote, name string) ([]RegistryManifest, error)
+	// RecordManifestPulls moves each manifest's last pull forward to At
+	// (never back); pulls of manifests that are gone are ignored.
+	RecordManifestPulls(ctx context.Context, pulls []ManifestPull) error
 }
 
 // blobsOfManifests sums the distinct blobs referenced by the manifests of a
@@ -55,7 +69,7 @@ const blobsOfManifests = `SELECT COALESCE(SUM(b.size), 0) FROM oci_blobs b WHERE
 
 // ListRegistryRepositories implements RegistryBrowser.
 func (s *registrySQL) ListRegistryRepositories(ctx context.Context, remote, after string, limit int) ([]RegistryRepository, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT m.name, COUNT(*), MAX(m.created_at),
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT m.name, COUNT(*), MAX(m.created_at), MAX(m.last_pulled),
 		(SELECT COUNT(*) FROM oci_tags t WHERE t.remote = m.remote AND t.name = m.name),
 		(SELECT COALESCE(MAX(t.updated_at), 0) FROM oci_tags t WHERE t.remote = m.remote AND t.name = m.name),
 		(`+fmt.Sprintf(blobsOfManifests, "m.remote", "m.name", "")+`)
@@ -68,11 +82,14 @@ func (s *registrySQL) ListRegistryRepositories(ctx context.Context, remote, afte
 	var out []RegistryRepository
 	for rows.Next() {
 		var r RegistryRepository
-		var pushed, tagged int64
-		if err := rows.Scan(&r.Name, &r.Manifests, &pushed, &r.Tags, &tagged, &r.Size); err != nil {
+		var pushed, pulled, tagged int64
+		if err := rows.Scan(&r.Name, &r.Manifests, &pushed, &pulled, &r.Tags, &tagged, &r.Size); err != nil {
 			return nil, fmt.Errorf("db: list repositories of %s: %w", remote, err)
 		}
 		r.UpdatedAt = fromNanos(max(pushed, tagged))
+		if pulled > 0 {
+			r.LastPulled = fromNanos(pulled)
+		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -83,7 +100,7 @@ func (s *registrySQL) ListRegistryRepositories(ctx context.Context, remote, afte
 
 // ListRegistryTagDetails implements RegistryBrowser.
 func (s *registrySQL) ListRegistryTagDetails(ctx context.Context, remote, name, after string, limit int) ([]RegistryTagDetail, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT t.tag, t.digest, m.media_type, LENGTH(m.body), m.created_at, t.updated_at,
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT t.tag, t.digest, m.media_type, LENGTH(m.body), m.created_at, t.updated_at, m.last_pulled,
 		(`+fmt.Sprintf(blobsOfManifests, "t.remote", "t.name", " AND mb.manifest = t.digest")+`)
 		FROM oci_tags t JOIN oci_manifests m ON m.remote = t.remote AND m.name = t.name AND m.digest = t.digest
 		WHERE t.remote = ? AND t.name = ? AND t.tag > ? ORDER BY t.tag LIMIT ?`), remote, name, after, limit)
@@ -94,11 +111,14 @@ func (s *registrySQL) ListRegistryTagDetails(ctx context.Context, remote, name, 
 	var out []RegistryTagDetail
 	for rows.Next() {
 		var d RegistryTagDetail
-		var pushed, updated int64
-		if err := rows.Scan(&d.Tag, &d.Digest, &d.MediaType, &d.ManifestSize, &pushed, &updated, &d.BlobsSize); err != nil {
+		var pushed, updated, pulled int64
+		if err := rows.Scan(&d.Tag, &d.Digest, &d.MediaType, &d.ManifestSize, &pushed, &updated, &pulled, &d.BlobsSize); err != nil {
 			return nil, fmt.Errorf("db: list tags of %s/%s: %w", remote, name, err)
 		}
 		d.PushedAt, d.UpdatedAt = fromNanos(pushed), fromNanos(updated)
+		if pulled > 0 {
+			d.LastPulled = fromNanos(pulled)
+		}
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -142,4 +162,32 @@ func (s *registrySQL) ListRegistryManifests(ctx context.Context, remote, name st
 		return nil, fmt.Errorf("db: manifests of %s/%s: %w", remote, name, err)
 	}
 	return out, nil
+}
+
+// RecordManifestPulls implements RegistryBrowser: one transaction, rows in
+// key order (concurrent batches cannot deadlock).
+func (s *registrySQL) RecordManifestPulls(ctx context.Context, pulls []ManifestPull) error {
+	if len(pulls) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(pulls)
+	slices.SortFunc(sorted, func(a, b ManifestPull) int {
+		return cmp.Or(cmp.Compare(a.Remote, b.Remote), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Digest, b.Digest))
+	})
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: record pulls: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, p := range sorted {
+		at := p.At.UnixNano()
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE oci_manifests SET last_pulled = ?
+			WHERE remote = ? AND name = ? AND digest = ? AND last_pulled < ?`), at, p.Remote, p.Name, p.Digest, at); err != nil {
+			return fmt.Errorf("db: record pull of %s/%s@%s: %w", p.Remote, p.Name, p.Digest, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: record pulls: %w", err)
+	}
+	return nil
 }

@@ -94,14 +94,63 @@ func (s *Store) CollectGarbage(ctx context.Context) (GCReport, error) {
 	return rep, nil
 }
 
-// Run expires abandoned uploads every interval until ctx ends.
+// pullFlush is how often the pulls seen are written.
+const pullFlush = 2 * time.Second
+
+// Pulled records a pull of the manifest digest of r (written by Run).
+func (s *Store) Pulled(r Repo, digest string) {
+	s.mu.Lock()
+	s.pulls[pullKey{r.Remote, r.Name, digest}] = s.o.Now()
+	s.mu.Unlock()
+}
+
+// FlushPulls writes the pulls recorded since the last flush; on failure
+// they are kept for the next one.
+func (s *Store) FlushPulls(ctx context.Context) error {
+	s.mu.Lock()
+	pending := s.pulls
+	s.pulls = map[pullKey]time.Time{}
+	s.mu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	batch := make([]db.ManifestPull, 0, len(pending))
+	for k, at := range pending {
+		batch = append(batch, db.ManifestPull{Remote: k.remote, Name: k.name, Digest: k.digest, At: at})
+	}
+	err := s.o.Meta.RecordManifestPulls(ctx, batch)
+	if err != nil {
+		s.mu.Lock()
+		for k, at := range pending {
+			if cur, ok := s.pulls[k]; !ok || cur.Before(at) {
+				s.pulls[k] = at
+			}
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// Run expires abandoned uploads every interval and writes the pulls seen
+// every pullFlush, until ctx ends (the last pulls are written then).
 func (s *Store) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	flush := time.NewTicker(pullFlush)
+	defer flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := s.FlushPulls(fctx); err != nil {
+				s.o.Log.Warn("registry: recording the last pulls failed", "err", err)
+			}
+			cancel()
 			return
+		case <-flush.C:
+			if err := s.FlushPulls(ctx); err != nil {
+				s.o.Log.Warn("registry: recording pulls failed (kept for the next try)", "err", err)
+			}
 		case <-t.C:
 			if n, err := s.ExpireUploads(ctx); err != nil {
 				s.o.Log.Warn("registry: expiring abandoned uploads failed", "err", err)

@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"artifactapi/app/blob"
@@ -85,7 +86,14 @@ type Options struct {
 // Store is the storage of every local docker repository.
 type Store struct {
 	o Options
+
+	// pulls are the manifests pulled since the last flush, with when
+	// (Run writes them every pullFlush).
+	mu    sync.Mutex
+	pulls map[pullKey]time.Time
 }
+
+type pullKey struct{ remote, name, digest string }
 
 // New returns a Store.
 func New(o Options) *Store {
@@ -101,7 +109,7 @@ func New(o Options) *Store {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	return &Store{o: o}
+	return &Store{o: o, pulls: map[pullKey]time.Time{}}
 }
 
 // Repo names one repository: a local docker remote and a repository name.

@@ -44,6 +44,7 @@ func (h *Handler) localManifest(r localReq) error {
 		return nil
 	}
 	r.done(http.StatusOK, int64(len(m.Body)))
+	h.d.Local.Pulled(r.repo, m.Digest)
 	return c.Send(m.Body)
 }
 

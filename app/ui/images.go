@@ -117,7 +117,7 @@ func (h *Handler) repos(ctx context.Context, r *config.Remote, after string) ([]
 	}
 	out := make([]views.ImageRepo, len(rows))
 	for i, x := range rows {
-		out[i] = views.ImageRepo{Name: x.Name, Manifests: x.Manifests, Tags: x.Tags, Size: x.Size, UpdatedAt: x.UpdatedAt}
+		out[i] = views.ImageRepo{Name: x.Name, Manifests: x.Manifests, Tags: x.Tags, Size: x.Size, UpdatedAt: x.UpdatedAt, LastPulled: x.LastPulled}
 	}
 	next := ""
 	if more && len(out) > 0 {
@@ -140,7 +140,7 @@ func (h *Handler) tagsProps(c *fiber.Ctx, r *config.Remote, repo, after string) 
 	}
 	for _, t := range rows {
 		p.Rows = append(p.Rows, views.ImageTag{Tag: t.Tag, Digest: t.Digest, MediaType: t.MediaType, Index: t.IsIndex(),
-			Size: t.Size, ManifestSize: t.ManifestSize, PushedAt: t.PushedAt, UpdatedAt: t.UpdatedAt})
+			Size: t.Size, ManifestSize: t.ManifestSize, PushedAt: t.PushedAt, UpdatedAt: t.UpdatedAt, LastPulled: t.LastPulled})
 	}
 	if more && len(p.Rows) > 0 {
 		p.Next = p.Rows[len(p.Rows)-1].Tag

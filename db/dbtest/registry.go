@@ -33,6 +33,7 @@ func RunRegistry(t *testing.T, open func(t *testing.T) db.RegistryStore) {
 		{name: "browse_tags", fn: testRegBrowseTags},
 		{name: "browse_blobs_size", fn: testRegBlobsSize},
 		{name: "browse_manifests", fn: testRegListManifests},
+		{name: "manifest_pulls", fn: testRegManifestPulls},
 		{name: "gc_log", fn: testRegGCLog},
 		{name: "search_tags", fn: testRegSearch},
 	}

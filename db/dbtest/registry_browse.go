@@ -236,3 +236,43 @@ func testRegGCLog(t *testing.T, s db.RegistryStore) {
 		t.Errorf("last = %+v, %v; want run %d", last, err, newest.ID)
 	}
 }
+
+// testRegManifestPulls: a pull moves a manifest's last pull forward only;
+// the tag rows and the repository show it; pulls of unknown manifests are
+// ignored.
+func testRegManifestPulls(t *testing.T, s db.RegistryStore) {
+	_, m2, m3 := browseFixture(t, s)
+	t1, t2 := base.Add(time.Hour), base.Add(2*time.Hour)
+	err := s.RecordManifestPulls(ctx(t), []db.ManifestPull{
+		{Remote: "r", Name: "a/app", Digest: m2.Digest, At: t2},
+		{Remote: "r", Name: "b/tool", Digest: m3.Digest, At: t1},
+		{Remote: "r", Name: "c/none", Digest: dig(9), At: t1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An older pull (a slow replica's batch) does not move it back.
+	if err := s.RecordManifestPulls(ctx(t), []db.ManifestPull{{Remote: "r", Name: "a/app", Digest: m2.Digest, At: t1}}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := s.ListRegistryTagDetails(ctx(t), "r", "a/app", "", 10)
+	if err != nil || len(tags) != 2 {
+		t.Fatalf("tags: %v, %v", tags, err)
+	}
+	for _, tg := range tags {
+		if !tg.LastPulled.Equal(t2) {
+			t.Errorf("tag %s last pulled %v, want %v", tg.Tag, tg.LastPulled, t2)
+		}
+	}
+	repos, err := s.ListRegistryRepositories(ctx(t), "r", "", 10)
+	if err != nil || len(repos) != 2 {
+		t.Fatalf("repos: %v, %v", repos, err)
+	}
+	if !repos[0].LastPulled.Equal(t2) || !repos[1].LastPulled.Equal(t1) {
+		t.Errorf("repositories last pulled %v, %v; want %v, %v", repos[0].LastPulled, repos[1].LastPulled, t2, t1)
+	}
+	other, err := s.ListRegistryRepositories(ctx(t), "other", "", 10)
+	if err != nil || len(other) != 1 || !other[0].LastPulled.IsZero() {
+		t.Fatalf("a repository never pulled: %+v, %v", other, err)
+	}
+}
