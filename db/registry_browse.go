@@ -29,7 +29,7 @@ type RegistryTagDetail struct {
 	ManifestSize int64 // length of the manifest's bytes
 	// BlobsSize is the bytes of the blobs the manifest references (config
 	// and layers, each once); 0 for an index, whose children hold them.
-	BlobsSize int64
+	BlobsSize  int64
 	PushedAt   time.Time // when the manifest was first pushed
 	UpdatedAt  time.Time // when the tag was last pointed at it
 	LastPulled time.Time // the manifest's last pull (zero: never)
