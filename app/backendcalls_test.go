@@ -146,6 +146,15 @@ func testBackendCalls(t *testing.T, origin, hotSize string, small, large []byte,
 					t.Logf("the memo lost trust during the window (%+v): measuring again", warm)
 					continue
 				}
+				// The fill's own invalidation notice comes back through Redis
+				// and drops the entry it made (a safety net against a lookup
+				// racing the commit); on a loaded machine it can land in the
+				// window, costing exactly one lookup. Measure again then: a hit
+				// path that queried would show one query per hit.
+				if warm.queries == tc.warm.queries*hits+1 && attempt < 5 {
+					t.Logf("the fill's own notice landed in the window (%+v): measuring again", warm)
+					continue
+				}
 				t.Logf("%d warm hits: %d PostgreSQL statements, %d Redis commands, %d S3 requests", hits, warm.queries, warm.commands, warm.blobs)
 				if want := (clientCalls{queries: hits * tc.warm.queries, commands: hits * tc.warm.commands, blobs: hits * tc.warm.blobs}); warm != want {
 					t.Errorf("%d warm hits made %+v, want %+v (memo trusted)", hits, warm, want)
