@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -174,16 +175,26 @@ func healthcheck(url string, stderr io.Writer) int {
 	return 0
 }
 
+// envAndLog reads the environment alone (the maintenance commands need no
+// remotes file) and returns a logger on stderr that hides its secrets.
+func envAndLog(stderr io.Writer) (config.Env, *slog.Logger, func(), error) {
+	env, err := config.LoadEnv(os.Getenv)
+	if err != nil {
+		return env, nil, nil, err
+	}
+	out := logx.NewWriter(stderr)
+	log := logx.New(out, env.LogFormat, env.LogLevel, (&config.Config{Env: env}).Secrets())
+	return env, log, func() { _ = out.Close() }, nil
+}
+
 // migrate needs the environment only: a migration Job mounts no remotes file.
 func migrate(stderr io.Writer) int {
-	env, err := config.LoadEnv(os.Getenv)
+	env, log, closeLog, err := envAndLog(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	out := logx.NewWriter(stderr)
-	defer out.Close()
-	log := logx.New(out, env.LogFormat, env.LogLevel, (&config.Config{Env: env}).Secrets())
+	defer closeLog()
 	if err := app.Migrate(context.Background(), env, log); err != nil {
 		log.Error("migration failed", "err", err)
 		return 1
@@ -192,14 +203,12 @@ func migrate(stderr io.Writer) int {
 }
 
 func backupOrRestore(cmd, dir string, stderr io.Writer) int {
-	env, err := config.LoadEnv(os.Getenv)
+	env, log, closeLog, err := envAndLog(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	out := logx.NewWriter(stderr)
-	defer out.Close()
-	log := logx.New(out, env.LogFormat, env.LogLevel, (&config.Config{Env: env}).Secrets())
+	defer closeLog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	op := app.Backup
