@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -233,6 +234,11 @@ func run(stderr io.Writer) int {
 	defer out.Close()
 	log := logx.New(out, cfg.Env.LogFormat, cfg.Env.LogLevel, cfg.Secrets())
 	if m := app.SetMemoryLimit(os.Getenv, os.ReadFile); m != "" {
+		log.Info("runtime: " + m)
+	}
+	reserve, m := app.HeapFloor(cfg.Env.GCHeapFloor, os.Getenv)
+	defer runtime.KeepAlive(reserve)
+	if m != "" {
 		log.Info("runtime: " + m)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

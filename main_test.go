@@ -4,12 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"artifactapi/app/testenv"
 )
 
 // buildBinary compiles the command into a temporary directory.
@@ -127,4 +134,97 @@ func TestHelpIsConsistentAboutTheToken(t *testing.T) {
 		return
 	}
 	t.Fatal("help does not list ADMIN_TOKEN")
+}
+
+// TestHeapFloor runs the real binary (built without the race detector,
+// which writes to every allocation) with and without GC_HEAP_FLOOR: with it
+// the collector's next goal is at least the floor on a small live heap, and
+// resident memory does not grow by the reserve behind it.
+func TestHeapFloor(t *testing.T) {
+	bin := buildBinary(t)
+	const floor = 256 << 20
+	start := func(floorEnv string) (nextGC, rss int64, log string) {
+		dir := t.TempDir()
+		remotes := filepath.Join(dir, "remotes.yaml")
+		if err := os.WriteFile(remotes, []byte("remotes:\n  r:\n    base_url: http://127.0.0.1:9\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		addr, err := testenv.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "serve")
+		cmd.Env = append(os.Environ(), "LISTEN_ADDR="+addr, "DATA_DIR="+filepath.Join(dir, "data"), "GC_HEAP_FLOOR="+floorEnv,
+			"GOGC=", "GOMEMLIMIT=", "REMOTES_CONFIG="+remotes, "ADMIN_TOKEN=", "METRICS_TOKEN=",
+			"DBHOST=", "DATABASE_URL=", "REDIS_URL=", "MINIO_ENDPOINT=")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		defer func() { _ = cmd.Process.Kill(); <-exited }()
+		var metrics string
+		testenv.Eventually(t, 30*time.Second, "the server's /metrics", func() bool {
+			select {
+			case <-exited:
+				t.Fatalf("the server exited:\n%s", out.String())
+			default:
+			}
+			resp, err := http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			metrics = string(b)
+			return err == nil && resp.StatusCode == http.StatusOK
+		})
+		for _, l := range strings.Split(metrics, "\n") {
+			if v, ok := strings.CutPrefix(l, "go_memstats_next_gc_bytes "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("go_memstats_next_gc_bytes %q: %v", v, err)
+				}
+				nextGC = int64(f)
+			}
+		}
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(l); len(f) == 3 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				rss = kb << 10
+			}
+		}
+		if nextGC == 0 || rss == 0 {
+			t.Fatalf("no next GC goal (%d) or RSS (%d) read", nextGC, rss)
+		}
+		// A graceful stop flushes the batched log lines; the output is
+		// read once the process is gone.
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+		return nextGC, rss, out.String()
+	}
+	offGoal, offRSS, _ := start("0")
+	onGoal, onRSS, log := start("256MiB")
+	t.Logf("without a floor: next GC at %d MiB, RSS %d MiB; with a 256 MiB floor: %d MiB, RSS %d MiB",
+		offGoal>>20, offRSS>>20, onGoal>>20, onRSS>>20)
+	if offGoal >= floor {
+		t.Fatalf("the goal is %d MiB without a floor: the test cannot tell the floor's effect", offGoal>>20)
+	}
+	if onGoal < floor {
+		t.Errorf("next GC at %d MiB with GC_HEAP_FLOOR=256MiB", onGoal>>20)
+	}
+	if onRSS-offRSS > 32<<20 {
+		t.Errorf("RSS %d MiB with the floor against %d MiB without: the 128 MiB reserve is resident", onRSS>>20, offRSS>>20)
+	}
+	if !strings.Contains(log, "GC heap floor 256 MiB") {
+		t.Errorf("the startup log does not report the floor:\n%s", log)
+	}
 }

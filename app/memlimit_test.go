@@ -2,6 +2,7 @@ package app
 
 import (
 	"io/fs"
+	"math"
 	"runtime/debug"
 	"testing"
 )
@@ -37,6 +38,41 @@ func TestSetMemoryLimit(t *testing.T) {
 			}
 			if (got != "") != tc.describe {
 				t.Errorf("description %q, want one: %v", got, tc.describe)
+			}
+		})
+	}
+}
+
+func TestHeapFloor(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	const floor = 64 << 20
+	env := func(gogc string) func(string) string {
+		return func(k string) string {
+			if k == "GOGC" {
+				return gogc
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		name, gogc string
+		limit      int64 // the runtime's memory limit during the call (0: none)
+		want       int64 // the reserve's size
+	}{
+		{name: "default GOGC", want: floor / 2},
+		{name: "GOGC=300", gogc: "300", want: floor / 4},
+		{name: "GOGC=off", gogc: "off", want: 0},
+		{name: "bounded by an eighth of the memory limit", limit: 128 << 20, want: 16 << 20},
+		{name: "under 1 MiB is not worth it", gogc: "10000", want: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetMemoryLimit(math.MaxInt64)
+			if tc.limit > 0 {
+				debug.SetMemoryLimit(tc.limit)
+			}
+			b, desc := HeapFloor(floor, env(tc.gogc))
+			if int64(len(b)) != tc.want || (desc != "") != (tc.want > 0) {
+				t.Errorf("reserve %d bytes (%q), want %d", len(b), desc, tc.want)
 			}
 		})
 	}

@@ -48,6 +48,27 @@ BIG_RUNS="${BENCH_BIG_RUNS:-9}"
 RATE="${BENCH_ORIGIN_RATE:-100m}"
 TOTAL_TIMEOUT="${BENCH_TIMEOUT:-900}"
 QUICK="${BENCH_QUICK:-0}"
+# The proxies under test (nginx proxy_cache and artifactapi alike) and the
+# load generators (wrk, curl) run on separate CPUs, as replicas and their
+# clients do in production: on a shared machine the client's threads
+# otherwise preempt the server's and set its tail latency. By default the
+# upper half of the CPUs serve and the lower half load; BENCH_SERVER_CPUS and
+# BENCH_CLIENT_CPUS (taskset lists) choose others, BENCH_PIN=0 runs all of
+# them on every CPU. nginx runs one worker per server CPU; Go sizes
+# GOMAXPROCS from the same affinity mask.
+PIN="${BENCH_PIN:-1}"
+NCPU=$(nproc)
+SERVER_CPUS="${BENCH_SERVER_CPUS:-}"
+CLIENT_CPUS="${BENCH_CLIENT_CPUS:-}"
+if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ]; then
+  [ -n "$SERVER_CPUS" ] || SERVER_CPUS="$((NCPU / 2))-$((NCPU - 1))"
+  [ -n "$CLIENT_CPUS" ] || CLIENT_CPUS="0-$((NCPU / 2 - 1))"
+elif [ "$PIN" != 1 ]; then
+  SERVER_CPUS="" CLIENT_CPUS=""
+fi
+SPIN=(); [ -n "$SERVER_CPUS" ] && SPIN=(taskset -c "$SERVER_CPUS")
+CPIN=(); [ -n "$CLIENT_CPUS" ] && CPIN=(taskset -c "$CLIENT_CPUS")
+NG_WORKERS=$("${SPIN[@]}" nproc)
 NGINX="${NGINX:-/usr/sbin/nginx}"
 OUT_DIR="$ROOT/bench/out"
 BIG_BYTES="$(numfmt --from=iec "$BIG")"
@@ -239,12 +260,12 @@ bench_warm4k() {
   [ -n "$auth" ] && hdr=(-H "Authorization: $auth")
   curl -sf -o /dev/null --max-time 10 "${hdr[@]}" "$url" || die "$label: GET $url failed"
   wait_hit "$url" "$kind" 20 "$auth" || die "$label: $url is not a cache hit"
-  timeout 30 wrk -t2 -c32 -d2s "${hdr[@]}" "$url" >/dev/null # warm-up (connections, page cache, verified credential)
+  timeout 30 "${CPIN[@]}" wrk -t2 -c32 -d2s "${hdr[@]}" "$url" >/dev/null # warm-up (connections, page cache, verified credential)
   local pids c0 c1
   pids=$(server_pids "$col")
   # shellcheck disable=SC2086 # a list of pids
   c0=$(cpu_ticks $pids)
-  timeout 60 wrk -t2 -c32 -d"$WRK_DURATION" --latency "${hdr[@]}" "$url" >"$f" &
+  timeout 60 "${CPIN[@]}" wrk -t2 -c32 -d"$WRK_DURATION" --latency "${hdr[@]}" "$url" >"$f" &
   wait $! || die "$col: wrk failed: $(cat "$f")"
   # shellcheck disable=SC2086
   c1=$(cpu_ticks $pids)
@@ -307,12 +328,12 @@ record_lat() {
 bench_lat() {
   local col=$1 url=$2 kind=$3 c=$4 f="$W/wrk-lat-$1-$4.txt"
   wait_hit "$url" "$kind" 20 || die "$col: $url is not a cache hit"
-  timeout 30 wrk -t2 -c"$c" -d2s "$url" >/dev/null # warm-up: the connections
+  timeout 30 "${CPIN[@]}" wrk -t2 -c"$c" -d2s "$url" >/dev/null # warm-up: the connections
   local pids c0 c1
   pids=$(server_pids "$col")
   # shellcheck disable=SC2086 # a list of pids
   c0=$(cpu_ticks $pids)
-  timeout 60 wrk -t2 -c"$c" -d"$WRK_DURATION" --latency "$url" >"$f" &
+  timeout 60 "${CPIN[@]}" wrk -t2 -c"$c" -d"$WRK_DURATION" --latency "$url" >"$f" &
   wait $! || die "$col: wrk -c$c failed: $(cat "$f")"
   # shellcheck disable=SC2086
   c1=$(cpu_ticks $pids)
@@ -354,7 +375,7 @@ bench_warmbig() {
   pids=$(server_pids "$col")
   # shellcheck disable=SC2086
   c0=$(cpu_ticks $pids)
-  out=$(curl -s -o /dev/null --max-time 120 -w '%{http_code} %{size_download} %{speed_download}' "$url") || die "$col: warm big GET failed"
+  out=$("${CPIN[@]}" curl -s -o /dev/null --max-time 120 -w '%{http_code} %{size_download} %{speed_download}' "$url") || die "$col: warm big GET failed"
   # shellcheck disable=SC2086
   c1=$(cpu_ticks $pids)
   read -r code size speed <<<"$out"
@@ -372,9 +393,9 @@ declare -A WB_RUNS WB_CPU
 bench_cold() {
   local col=$1 url=$2 fmt='%{http_code} %{size_download} %{time_starttransfer} %{time_total}' p1 p2
   log "$col: cold $BIG through the throttled origin: first client, joiner at +1 s"
-  curl -s -o /dev/null --max-time 180 -w "$fmt" "$url" >"$W/cold-$col-1.txt" & p1=$!
+  "${CPIN[@]}" curl -s -o /dev/null --max-time 180 -w "$fmt" "$url" >"$W/cold-$col-1.txt" & p1=$!
   sleep 1
-  curl -s -o /dev/null --max-time 180 -w "$fmt" "$url" >"$W/cold-$col-2.txt" & p2=$!
+  "${CPIN[@]}" curl -s -o /dev/null --max-time 180 -w "$fmt" "$url" >"$W/cold-$col-2.txt" & p2=$!
   wait "$p1" || true
   wait "$p2" || true
   local c1 s1 t1 T1 c2 s2 t2 T2
@@ -408,7 +429,7 @@ bench_rss() {
   log "$col: $RSS_CLIENTS clients, each a different cold $BIG file (idle RSS $((idle / 1024)) MiB)"
   t0=$(date +%s.%N)
   for i in $(seq -w 1 "$RSS_CLIENTS"); do
-    curl -s -o /dev/null --max-time 400 -w '%{http_code} %{size_download}' "$base/slow/rss-$i.bin" >"$W/rss-$col-$i.txt" &
+    "${CPIN[@]}" curl -s -o /dev/null --max-time 400 -w '%{http_code} %{size_download}' "$base/slow/rss-$i.bin" >"$W/rss-$col-$i.txt" &
     pids+=($!)
   done
   for i in "${pids[@]}"; do wait "$i" || true; done
@@ -448,7 +469,7 @@ NG_PORT=$(free_port)
 cat >"$NG/nginx.conf" <<EOF
 $USER_LINE
 daemon off;
-worker_processes 2;
+worker_processes $NG_WORKERS;
 pid $NG/nginx.pid;
 error_log $NG/logs/error.log warn;
 events { worker_connections 1024; }
@@ -483,7 +504,7 @@ http {
   }
 }
 EOF
-"$NGINX" -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" >"$NG/logs/stdout.log" 2>&1 &
+"${SPIN[@]}" "$NGINX" -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" >"$NG/logs/stdout.log" 2>&1 &
 NG_PID=$!
 PIDS+=("$NG_PID")
 wait_url "http://127.0.0.1:$NG_PORT/small/f4k.bin" 10 || die "nginx proxy_cache did not start: $(cat "$NG/logs/error.log")"
@@ -519,7 +540,7 @@ start_app() {
     -u MINIO_ENDPOINT -u MINIO_ACCESS_KEY -u MINIO_SECRET_KEY -u MINIO_BUCKET -u MINIO_SECURE \
     LISTEN_ADDR="127.0.0.1:$port" DATA_DIR="$W/$name/data" REMOTES_CONFIG="$W/remotes.yaml" \
     ADMIN_TOKEN="$ADMIN_TOKEN" LOG_LEVEL=info "$@" \
-    "$APP_BIN" serve >"$W/$name/app.log" 2>&1 &
+    "${SPIN[@]}" "$APP_BIN" serve >"$W/$name/app.log" 2>&1 &
   APP_PID=$!
   PIDS+=("$APP_PID")
   APP_URL="http://127.0.0.1:$port"
@@ -669,6 +690,11 @@ REPORT="$OUT_DIR/results.md"
   echo
   echo "$(date -u +%Y-%m-%dT%H:%MZ), commit ${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- app 2>/dev/null || echo ' (app/ modified)')}, $(nproc) cores, $(uname -r), $(go version | awk '{print $3}'), $("$NGINX" -v 2>&1 | sed 's/.*version: //')."
   echo "Load average (1/5/15 min) at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg). Anything above ~1 means other processes shared the 2 cores: throughput figures are then noisy, CPU per request much less so."
+  if [ -n "$SERVER_CPUS" ]; then
+    echo "Proxies under test on CPUs $SERVER_CPUS (nginx: $NG_WORKERS workers), wrk and the measuring curls on CPUs $CLIENT_CPUS (BENCH_PIN=0: all on every CPU); PostgreSQL, Redis, MinIO and the origin unpinned."
+  else
+    echo "No CPU pinning: the proxies, wrk and curl share every CPU."
+  fi
   echo "Same nginx origin for all (ETag on; /slow/ at limit_rate $RATE per connection); big files are $BIG; all on 127.0.0.1; ${ELAPSED} s in all."
   echo
   echo "|  Measure |$(head_cols) Target |"
