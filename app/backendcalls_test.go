@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -60,7 +61,9 @@ func TestBackendCallsPerRequest(t *testing.T) {
 	large := bytes.Repeat([]byte("L"), 1<<20) // above the 64 KiB body cache
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Content-Length", strconv.Itoa(len(small)))
 		if r.URL.Path == "/large.bin" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(large)))
 			w.Write(large)
 			return
 		}
@@ -131,7 +134,15 @@ func testBackendCalls(t *testing.T, origin, hotSize string, small, large []byte,
 			// hits read the database (correctly) and the window is
 			// measured again.
 			const hits = 20
-			get(tc.path, tc.body) // the first hit may read the row the commit did not memoise
+			// The first hit may read the row the commit did not memoise; a
+			// small body came into memory with its download, so it reads
+			// nothing from S3.
+			before = readCalls(in)
+			get(tc.path, tc.body)
+			if first := before.until(readCalls(in)); first.queries > 1 || first.commands != 0 ||
+				(len(tc.body) <= 64<<10 && first.blobs != 0) {
+				t.Errorf("the first warm hit made %+v, want at most the row's lookup", first)
+			}
 			for attempt := 1; ; attempt++ {
 				testenv.Eventually(t, 10*time.Second, "the metadata memo is trusted", trusted)
 				_, lost := in.App.Engine.MemoTrust()

@@ -65,6 +65,17 @@ func (bc *BodyCache) put(sum string, b []byte) {
 	}
 }
 
+// prime keeps b, a whole body just read from its upstream, under its own
+// sha256; a later slice of a committed artifact with that digest is answered
+// from it. b must not be changed afterwards.
+func (bc *BodyCache) prime(b []byte) {
+	if bc == nil || int64(len(b)) > bc.maxObject {
+		return
+	}
+	sum := sha256.Sum256(b)
+	bc.put(hex.EncodeToString(sum[:]), b)
+}
+
 // Len reports the number of cached bodies and their total size.
 func (bc *BodyCache) Len() (n int, bytes int64) {
 	bc.mu.Lock()

@@ -213,6 +213,10 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 		if err != nil {
 			return unsent(c, err)
 		}
+		// Kept in memory under the digest of these bytes: the first warm
+		// hit on the committed artifact (same digest) is then answered
+		// without a read from the blob store.
+		o.Bodies.prime(b)
 		c.Response().SetBodyRaw(b)
 		acc.Finish(int64(len(b)), nil)
 		return nil

@@ -3,6 +3,8 @@ package httpserve
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
+	"io"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
@@ -79,13 +81,30 @@ func transformed(res *cache.Result, o Options, m *metrics.Metrics) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	body, err := o.Transform(rc, a.ContentType)
-	rc.Close()
+	defer rc.Close()
+	// A download in progress is hashed on its way into the transform: the
+	// rewrite is then kept under the digest of exactly the bytes it was
+	// made from, which is the key the first warm hit on them looks up.
+	var in io.Reader = rc
+	var sum hash.Hash
+	if key == "" && o.Transformed != nil && o.TransformKey != "" && res.Source != "cache" {
+		sum = sha256.New()
+		in = io.TeeReader(rc, sum)
+	}
+	body, err := o.Transform(in, a.ContentType)
 	if err != nil {
 		return nil, err
 	}
 	if m != nil {
 		m.Rewrites.WithLabelValues("computed").Inc()
+	}
+	if sum != nil {
+		// The rest of the input, should the transform have stopped early:
+		// the digest must be the whole body's.
+		if _, err := io.Copy(io.Discard, in); err != nil {
+			return body, nil
+		}
+		key = o.TransformKey + "\x00" + hex.EncodeToString(sum.Sum(nil))
 	}
 	if key != "" && int64(len(body)) <= o.Transformed.maxObject {
 		o.Transformed.put(key, body)
