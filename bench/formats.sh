@@ -7,14 +7,14 @@
 #
 # Backends: embedded (SQLite + filesystem) always; PostgreSQL + Redis + MinIO
 # too when TEST_MINIO_ENDPOINT is set (run through `make bench`, i.e.
-# scripts/with-services.sh). Knobs: BENCH_FORMATS_RUNS (3),
+# scripts/with-services.sh). Knobs: BENCH_FORMATS_RUNS (9),
 # BENCH_FORMATS_WHEELS (20), BENCH_FORMATS_PACKAGES (50),
 # BENCH_BACKENDS ("embedded production").
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-RUNS="${BENCH_FORMATS_RUNS:-3}"
+RUNS="${BENCH_FORMATS_RUNS:-9}"
 WHEELS="${BENCH_FORMATS_WHEELS:-20}"
 PACKAGES="${BENCH_FORMATS_PACKAGES:-50}"
 BACKENDS="${BENCH_BACKENDS:-embedded production}"
@@ -46,11 +46,21 @@ go build -o "$W/artifactapi" .
 mkdir -p "$(dirname "$OUT")"
 : >"$OUT"
 ARGS=(-bin "$W/artifactapi" -runs "$RUNS" -wheels "$WHEELS" -packages "$PACKAGES")
+# The clients (pip, npm) on the lower half of the CPUs, the servers (the
+# local upstream inside formatsbench, and artifactapi, its child) on the
+# upper half, as in bench/run.sh: neither takes the other's CPUs, in the
+# direct runs as in the runs through artifactapi. BENCH_PIN=0: no pinning.
+SPIN=()
+NCPU=$(nproc)
+if [ "${BENCH_PIN:-1}" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
+  SPIN=(taskset -c "$((NCPU / 2))-$((NCPU - 1))")
+  ARGS+=(-client-cpus "0-$((NCPU / 2 - 1))")
+fi
 
 if [[ " $BACKENDS " == *" embedded "* ]]; then
   log "embedded backends"
   env -u DBHOST -u DATABASE_URL -u REDIS_URL -u MINIO_ENDPOINT \
-    "$W/formatsbench" "${ARGS[@]}" -backend "SQLite + filesystem" | tee -a "$OUT"
+    "${SPIN[@]}" "$W/formatsbench" "${ARGS[@]}" -backend "SQLite + filesystem" | tee -a "$OUT"
 fi
 
 if [[ " $BACKENDS " == *" production "* ]]; then
@@ -66,7 +76,7 @@ if [[ " $BACKENDS " == *" production "* ]]; then
       REDIS_URL=redis://127.0.0.1:6379/0 REDIS_PREFIX="$REDIS_PREFIX" \
       MINIO_ENDPOINT="$TEST_MINIO_ENDPOINT" MINIO_ACCESS_KEY="$TEST_MINIO_ACCESS_KEY" \
       MINIO_SECRET_KEY="$TEST_MINIO_SECRET_KEY" MINIO_BUCKET="$BUCKET" MINIO_SECURE=false \
-      "$W/formatsbench" "${ARGS[@]}" -backend "PostgreSQL + Redis + MinIO" | tee -a "$OUT"
+      "${SPIN[@]}" "$W/formatsbench" "${ARGS[@]}" -backend "PostgreSQL + Redis + MinIO" | tee -a "$OUT"
   fi
 fi
 log "results written to ${OUT#$ROOT/}"

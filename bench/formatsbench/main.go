@@ -17,10 +17,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -30,12 +32,20 @@ func main() {
 	wheels := flag.Int("wheels", 20, "wheels (distinct projects) for pip download")
 	pkgs := flag.Int("packages", 50, "packages for npm install")
 	label := flag.String("backend", "embedded", "label of the backends")
+	flag.StringVar(&clientCPUs, "client-cpus", "", "taskset CPU list for pip and npm (empty: no pinning); run this command itself on the others so the servers and the clients do not take each other's CPUs")
+	flag.BoolVar(&hold, "hold", false, "after the runs, print the URLs and keep the upstreams and artifactapi up until interrupted (to inspect by hand)")
 	flag.Parse()
 	if err := run(*bin, *runs, *wheels, *pkgs, *label); err != nil {
 		fmt.Fprintln(os.Stderr, "formatsbench:", err)
 		os.Exit(1)
 	}
 }
+
+// hold keeps everything running after the runs (-hold).
+var hold bool
+
+// clientCPUs pins the clients (-client-cpus).
+var clientCPUs string
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[formatsbench %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
@@ -46,6 +56,8 @@ func logf(format string, args ...any) {
 type measure struct {
 	direct, cold, warm         []time.Duration
 	coldUpstream, warmUpstream []int
+	// pairs is each run's warm time over the direct time measured beside it.
+	pairs []float64
 }
 
 func run(bin string, runs, nWheels, nPkgs int, label string) error {
@@ -96,7 +108,7 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 	var pm, nm measure
 	for i := range runs {
 		logf("run %d/%d: pip download of %d wheels", i+1, runs, nWheels)
-		if err := once(&pm, func() (int, int) { return sum(py.index, py.files) }, func(via string) (time.Duration, error) {
+		if err := once(&pm, i, func() (int, int) { return sum(py.index, py.files) }, func(via string) (time.Duration, error) {
 			if via == "" {
 				return pipRun(py.index.url() + "/simple/")
 			}
@@ -105,7 +117,7 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 			return fmt.Errorf("pip: %w", err)
 		}
 		logf("run %d/%d: npm install of %d packages", i+1, runs, nPkgs)
-		if err := once(&nm, js.reg.counts, func(via string) (time.Duration, error) {
+		if err := once(&nm, i, js.reg.counts, func(via string) (time.Duration, error) {
 			if via == "" {
 				return npmRun(js.reg.url() + "/")
 			}
@@ -129,7 +141,7 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 	}
 
 	fmt.Printf("\n### Package formats, %s (median of %d, no client cache)\n\n", label, runs)
-	fmt.Println("| client | direct | cold | warm | cold ratio | warm ratio | upstream requests cold / warm | warm ≤ 1.0× |")
+	fmt.Println("| client | direct | cold | warm | cold ratio | warm ratio (median of the runs' warm/direct pairs; each run) | upstream requests cold / warm | warm ≤ 1.0× |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	row(fmt.Sprintf("pip download, %d wheels", nWheels), pm)
 	row(fmt.Sprintf("npm install, %d packages", nPkgs), nm)
@@ -137,36 +149,57 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 		"pypi direct %s, warm %s (%.2f×); npm direct %s, warm %s (%.2f×).\n",
 		pd.Round(time.Microsecond), pw.Round(time.Microsecond), pw.Seconds()/pd.Seconds(),
 		nd.Round(time.Microsecond), nw.Round(time.Microsecond), nw.Seconds()/nd.Seconds())
+	if hold {
+		n := js.names[0]
+		logf("holding until interrupted: pypi index %s/simple/ (files %s), through %spypi0/simple/; npm %s/%s, through %snpm0/%s (tarball %s)",
+			py.index.url(), py.files.url(), base, js.reg.url(), n, base, n, "/"+n+"/-/"+n+"-1.0.0.tgz")
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+	}
 	fmt.Printf("\npip direct %v / cold %v / warm %v\n", pm.direct, pm.cold, pm.warm)
 	fmt.Printf("npm direct %v / cold %v / warm %v\n", nm.direct, nm.cold, nm.warm)
 	return nil
 }
 
-// once runs a client directly, then cold and warm through artifactapi
-// (do("") is direct, do("app") through the remote of this run), checking
-// that the runs through artifactapi never reach the upstream themselves.
-func once(m *measure, counts func() (proxy, other int), do func(via string) (time.Duration, error)) error {
-	d, err := do("")
-	if err != nil {
-		return err
-	}
-	m.direct = append(m.direct, d)
-	for _, into := range []struct {
-		times *[]time.Duration
-		reqs  *[]int
-	}{{&m.cold, &m.coldUpstream}, {&m.warm, &m.warmUpstream}} {
+// once runs a client cold through artifactapi (a remote never used before),
+// then directly and warm through the same remote in an order that
+// alternates from run to run (odd runs go warm first), so that a drift in the
+// machine's load does not favour either; do("") is direct, do("app")
+// through the remote of this run. The runs through artifactapi must never
+// reach the upstream themselves.
+func once(m *measure, run int, counts func() (proxy, other int), do func(via string) (time.Duration, error)) error {
+	through := func(times *[]time.Duration, reqs *[]int) (time.Duration, error) {
 		p0, o0 := counts()
 		d, err := do("app")
 		if err != nil {
-			return err
+			return 0, err
 		}
 		p1, o1 := counts()
 		if o1 != o0 {
-			return fmt.Errorf("%d requests went around artifactapi to the upstream", o1-o0)
+			return 0, fmt.Errorf("%d requests went around artifactapi to the upstream", o1-o0)
 		}
-		*into.times = append(*into.times, d)
-		*into.reqs = append(*into.reqs, p1-p0)
+		*times = append(*times, d)
+		*reqs = append(*reqs, p1-p0)
+		return d, nil
 	}
+	if _, err := through(&m.cold, &m.coldUpstream); err != nil {
+		return err
+	}
+	var d, w time.Duration
+	var err error
+	for _, step := range [2]int{run % 2, 1 - run%2} {
+		if step == 0 {
+			d, err = do("")
+			m.direct = append(m.direct, d)
+		} else {
+			w, err = through(&m.warm, &m.warmUpstream)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	m.pairs = append(m.pairs, w.Seconds()/d.Seconds())
 	return nil
 }
 
@@ -180,7 +213,9 @@ func sum(hs ...*host) (proxy, other int) {
 
 func row(name string, m measure) {
 	d, c, w := median(m.direct), median(m.cold), median(m.warm)
-	warm := w.Seconds() / d.Seconds()
+	pairs := slices.Clone(m.pairs)
+	slices.Sort(pairs)
+	warm := pairs[len(pairs)/2]
 	verdict := "met"
 	if warm > 1.0 {
 		verdict = "**not met**"
@@ -190,8 +225,12 @@ func row(name string, m measure) {
 			verdict += " (within the direct runs' spread)"
 		}
 	}
-	fmt.Printf("| %s | %s | %s | %s | %.2f× | %.2f× | %d / %d | %s |\n", name, d.Round(time.Millisecond), c.Round(time.Millisecond),
-		w.Round(time.Millisecond), c.Seconds()/d.Seconds(), warm, medianInt(m.coldUpstream), medianInt(m.warmUpstream), verdict)
+	each := make([]string, len(m.pairs))
+	for i, r := range m.pairs {
+		each[i] = fmt.Sprintf("%.2f", r)
+	}
+	fmt.Printf("| %s | %s | %s | %s | %.2f× | %.2f× (%s) | %d / %d | %s |\n", name, d.Round(time.Millisecond), c.Round(time.Millisecond),
+		w.Round(time.Millisecond), c.Seconds()/d.Seconds(), warm, strings.Join(each, " / "), medianInt(m.coldUpstream), medianInt(m.warmUpstream), verdict)
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -279,6 +318,9 @@ func npmInstall(ctx context.Context, work, npm, registry string, u *npmUpstream)
 func timed(ctx context.Context, dir string, env []string, name string, args ...string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
+	if clientCPUs != "" {
+		name, args = "taskset", append([]string{"-c", clientCPUs, name}, args...)
+	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
