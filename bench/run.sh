@@ -526,6 +526,9 @@ APP_URL=""
 # start_app NAME VAR=VALUE...: a fresh artifactapi with only the given backend variables.
 start_app() {
   local name=$1; shift
+  # The previous phases wrote gigabytes (cold fills, the RSS clients): their
+  # writeback would otherwise run during this instance's first rounds.
+  sync
   local port; port=$(free_port)
   mkdir -p "$W/$name"
   env -u DBHOST -u DBPORT -u DBUSER -u DBPASS -u DBNAME -u DATABASE_URL -u REDIS_URL -u REDIS_PREFIX \
