@@ -131,6 +131,10 @@ type Engine struct {
 	notices  map[string]struct{}
 	own      map[string]int // notices this replica published, not yet seen back (tier.go)
 	disk     diskState      // the last "no space left" of the spool (disk.go)
+	// refresh takes memo keys to read again after this replica's own
+	// notice dropped them (memo.go, refreshLoop).
+	refresh     chan string
+	refreshDone chan struct{}
 }
 
 // New builds an Engine, clears leftovers of a previous process from the spool
@@ -159,7 +163,8 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		return nil, fmt.Errorf("cache: create spool %s: %w", o.SpoolDir, err)
 	}
 	e := &Engine{o: o, inflight: map[string]*fill{}, stop: make(chan struct{}), subDone: make(chan struct{}),
-		notices: map[string]struct{}{}, own: map[string]int{}}
+		notices: map[string]struct{}{}, own: map[string]int{},
+		refresh: make(chan string, refreshQueue), refreshDone: make(chan struct{})}
 	e.memo = newMemo(20000, 30*time.Second, o.Now)
 	e.memo.onTrust = func(ok bool) {
 		if ok {
@@ -170,6 +175,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	}
 	o.Metrics.MetadataTrusted.Set(1)
 	e.hits = newHitBatcher(o.Meta, o.HitFlush, o.Log)
+	go e.refreshLoop()
 	if err := e.listenInvalidations(ctx); err != nil {
 		return nil, err
 	}
@@ -190,6 +196,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.hits.close()
 	<-e.subDone
+	<-e.refreshDone
 	return err
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"artifactapi/app/metrics"
 	"artifactapi/db"
 )
 
@@ -128,6 +129,13 @@ func (m *memo) setTrusted(ok bool) {
 // caller comparing two readings knows whether trust held in between).
 func (e *Engine) MemoTrust() (trusted bool, losses uint64) {
 	return e.memo.trusted.Load(), e.memo.losses.Load()
+}
+
+// Remembers reports whether a hit on remote/p would now read its metadata
+// from memory (no database round trip).
+func (e *Engine) Remembers(remote, p string) bool {
+	_, ok := e.memo.get(remote, p)
+	return ok
 }
 
 const invalidateTopic = "invalidate"
@@ -253,6 +261,8 @@ func (e *Engine) followInvalidations(id string) {
 				e.memo.del(k)
 				if !e.ownNotice(k) {
 					e.dropLocal(k)
+				} else {
+					e.refreshSoon(k)
 				}
 			}
 		case <-tick.C:
@@ -283,4 +293,48 @@ func randomID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// refreshQueue bounds the keys waiting to be read again; beyond it a key is
+// simply not refreshed (its next hit reads it).
+const refreshQueue = 256
+
+// refreshSoon reads k's entry again in the background. A replica's own
+// change (a commit, an eviction) comes back to it as a notice on the topic,
+// which drops its memo entry like anyone else's: a notice carries only the
+// key, so this replica's notice cannot be told from another replica's
+// change of the same key, and dropping is the only safe answer. The entry
+// the replica just wrote is then the one most likely to be asked for next
+// (a client installing what it just downloaded), so it is read again here,
+// off the request path, instead of by that next hit. The read is a lookup
+// like any other: it stores what it read only if nothing was dropped from
+// the memo meanwhile.
+func (e *Engine) refreshSoon(k string) {
+	select {
+	case e.refresh <- k:
+	default:
+	}
+}
+
+// refreshLoop reads the keys of refreshSoon until the engine stops.
+func (e *Engine) refreshLoop() {
+	defer close(e.refreshDone)
+	for {
+		select {
+		case <-e.stop:
+			return
+		case k := <-e.refresh:
+			remote, p, ok := strings.Cut(k, "\x00")
+			if !ok {
+				continue
+			}
+			gen := e.memo.generation()
+			ctx, cancel := context.WithTimeout(metrics.Context(metrics.PhaseBackground), 5*time.Second)
+			a, err := e.o.Meta.GetArtifact(ctx, remote, p)
+			cancel()
+			if err == nil {
+				e.memo.putAt(k, a, gen)
+			}
+		}
+	}
 }
