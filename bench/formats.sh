@@ -46,16 +46,12 @@ go build -o "$W/artifactapi" .
 mkdir -p "$(dirname "$OUT")"
 : >"$OUT"
 ARGS=(-bin "$W/artifactapi" -runs "$RUNS" -wheels "$WHEELS" -packages "$PACKAGES")
-# The clients (pip, npm) on the lower half of the CPUs, the servers (the
-# local upstream inside formatsbench, and artifactapi, its child) on the
-# upper half, as in bench/run.sh: neither takes the other's CPUs, in the
-# direct runs as in the runs through artifactapi. BENCH_PIN=0: no pinning.
-SPIN=()
-NCPU=$(nproc)
-if [ "${BENCH_PIN:-1}" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
-  SPIN=(taskset -c "$((NCPU / 2))-$((NCPU - 1))")
-  ARGS+=(-client-cpus "0-$((NCPU / 2 - 1))")
-fi
+# The clients (pip, npm) on the client CPUs, the servers (the local upstream
+# inside formatsbench, and artifactapi, its child) on the server CPUs
+# (bench/pin.sh), in the direct runs as in the runs through artifactapi.
+# shellcheck source=bench/pin.sh
+. "$ROOT/bench/pin.sh"
+[ -n "$CLIENT_CPUS" ] && ARGS+=(-client-cpus "$CLIENT_CPUS")
 
 if [[ " $BACKENDS " == *" embedded "* ]]; then
   log "embedded backends"

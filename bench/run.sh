@@ -31,7 +31,8 @@
 # BENCH_BIG_RUNS (9), BENCH_ORIGIN_RATE (100m, nginx limit_rate),
 # BENCH_TIMEOUT (900 s for the whole run), BENCH_KEEP_LOGS=1 (copy the logs
 # to bench/out/logs), BENCH_QUICK=1 (the warm 4 KiB phase only, no big
-# files). Everything created is removed on exit, even on failure.
+# files), BENCH_PIN / BENCH_SERVER_CPUS / BENCH_CLIENT_CPUS (bench/pin.sh).
+# Everything created is removed on exit, even on failure.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,26 +49,12 @@ BIG_RUNS="${BENCH_BIG_RUNS:-9}"
 RATE="${BENCH_ORIGIN_RATE:-100m}"
 TOTAL_TIMEOUT="${BENCH_TIMEOUT:-900}"
 QUICK="${BENCH_QUICK:-0}"
-# The proxies under test (nginx proxy_cache and artifactapi alike) and the
-# load generators (wrk, curl) run on separate CPUs, as replicas and their
-# clients do in production: on a shared machine the client's threads
-# otherwise preempt the server's and set its tail latency. By default the
-# upper half of the CPUs serve and the lower half load; BENCH_SERVER_CPUS and
-# BENCH_CLIENT_CPUS (taskset lists) choose others, BENCH_PIN=0 runs all of
-# them on every CPU. nginx runs one worker per server CPU; Go sizes
-# GOMAXPROCS from the same affinity mask.
-PIN="${BENCH_PIN:-1}"
-NCPU=$(nproc)
-SERVER_CPUS="${BENCH_SERVER_CPUS:-}"
-CLIENT_CPUS="${BENCH_CLIENT_CPUS:-}"
-if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ]; then
-  [ -n "$SERVER_CPUS" ] || SERVER_CPUS="$((NCPU / 2))-$((NCPU - 1))"
-  [ -n "$CLIENT_CPUS" ] || CLIENT_CPUS="0-$((NCPU / 2 - 1))"
-elif [ "$PIN" != 1 ]; then
-  SERVER_CPUS="" CLIENT_CPUS=""
-fi
-SPIN=(); [ -n "$SERVER_CPUS" ] && SPIN=(taskset -c "$SERVER_CPUS")
-CPIN=(); [ -n "$CLIENT_CPUS" ] && CPIN=(taskset -c "$CLIENT_CPUS")
+# The proxies under test (nginx proxy_cache and artifactapi alike) on the
+# server CPUs, wrk and the measuring curls on the client CPUs (bench/pin.sh).
+# nginx runs one worker per server CPU; Go sizes GOMAXPROCS from the same
+# affinity mask.
+# shellcheck source=bench/pin.sh
+. "$ROOT/bench/pin.sh"
 NG_WORKERS=$("${SPIN[@]}" nproc)
 NGINX="${NGINX:-/usr/sbin/nginx}"
 OUT_DIR="$ROOT/bench/out"

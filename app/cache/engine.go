@@ -255,6 +255,9 @@ func (r *Result) Release() {
 
 func mkey(remote, p string) string { return remote + "\x00" + p }
 
+// splitKey is the inverse of mkey.
+func splitKey(k string) (remote, p string, ok bool) { return strings.Cut(k, "\x00") }
+
 // StorageKey is the blob key of SEED.md: {remote}/{first 16 hex of sha256(path)}/{filename}.
 func StorageKey(remote, p string) string {
 	sum := sha256.Sum256([]byte(p))

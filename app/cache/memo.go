@@ -316,20 +316,31 @@ func (e *Engine) refreshSoon(k string) {
 	}
 }
 
-// refreshLoop reads the keys of refreshSoon until the engine stops.
+// refreshLoop reads the keys of refreshSoon until the engine stops; a read
+// in progress is abandoned then (a database that hangs does not hold up
+// shutdown).
 func (e *Engine) refreshLoop() {
 	defer close(e.refreshDone)
+	base, cancelAll := context.WithCancel(metrics.Context(metrics.PhaseBackground))
+	defer cancelAll()
+	go func() {
+		select {
+		case <-e.stop:
+			cancelAll()
+		case <-base.Done():
+		}
+	}()
 	for {
 		select {
 		case <-e.stop:
 			return
 		case k := <-e.refresh:
-			remote, p, ok := strings.Cut(k, "\x00")
+			remote, p, ok := splitKey(k)
 			if !ok {
 				continue
 			}
 			gen := e.memo.generation()
-			ctx, cancel := context.WithTimeout(metrics.Context(metrics.PhaseBackground), 5*time.Second)
+			ctx, cancel := context.WithTimeout(base, 5*time.Second)
 			a, err := e.o.Meta.GetArtifact(ctx, remote, p)
 			cancel()
 			if err == nil {

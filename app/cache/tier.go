@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"artifactapi/app/blob"
 	"artifactapi/db"
@@ -71,7 +70,7 @@ func (e *Engine) dropLocal(k string) {
 	if !ok {
 		return
 	}
-	remote, p, ok := strings.Cut(k, "\x00")
+	remote, p, ok := splitKey(k)
 	if !ok {
 		return
 	}

@@ -129,6 +129,18 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	}
 	var e Env
 	var probs []string
+	// sizeOrOff reads a size like 64MiB where "0" turns the feature off.
+	sizeOrOff := func(k, def string) int64 {
+		v := get(k, def)
+		if v == "0" {
+			return 0
+		}
+		n, err := ParseSize(v)
+		if err != nil || n < 0 {
+			probs = append(probs, fmt.Sprintf("%s: %q is not a size like %s (0: off)", k, v, def))
+		}
+		return n
+	}
 	e.ListenAddr = get("LISTEN_ADDR", "")
 	if e.ListenAddr == "" {
 		e.ListenAddr = ":" + get("PORT", "8000")
@@ -178,20 +190,8 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	}
 	e.MinIOSecure = b
 	e.HotCacheDir = get("HOT_CACHE_DIR", filepath.Join(e.DataDir, "hot"))
-	if v := get("HOT_CACHE_SIZE", "4GiB"); v != "0" {
-		n, err := ParseSize(v)
-		if err != nil || n < 0 {
-			probs = append(probs, fmt.Sprintf("HOT_CACHE_SIZE: %q is not a size like 4GiB (0: off)", v))
-		}
-		e.HotCacheSize = n
-	}
-	if v := get("GC_HEAP_FLOOR", "64MiB"); v != "0" {
-		n, err := ParseSize(v)
-		if err != nil || n < 0 {
-			probs = append(probs, fmt.Sprintf("GC_HEAP_FLOOR: %q is not a size like 64MiB (0: off)", v))
-		}
-		e.GCHeapFloor = n
-	}
+	e.HotCacheSize = sizeOrOff("HOT_CACHE_SIZE", "4GiB")
+	e.GCHeapFloor = sizeOrOff("GC_HEAP_FLOOR", "64MiB")
 	e.AdminToken = getenv("ADMIN_TOKEN")
 	e.MetricsToken = getenv("METRICS_TOKEN")
 	e.LogFormat = get("LOG_FORMAT", "text")
@@ -236,13 +236,7 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		}
 		e.MaxUploadSize = n
 	}
-	if v := get("DISK_MIN_FREE", "64MiB"); v != "0" {
-		n, err := ParseSize(v)
-		if err != nil || n < 0 {
-			probs = append(probs, fmt.Sprintf("DISK_MIN_FREE: %q is not a size like 64MiB (0: off)", v))
-		}
-		e.DiskMinFree = n
-	}
+	e.DiskMinFree = sizeOrOff("DISK_MIN_FREE", "64MiB")
 	jc := get("JOB_CONCURRENCY", "4")
 	if n, err := strconv.Atoi(jc); err != nil || n < 1 {
 		probs = append(probs, fmt.Sprintf("JOB_CONCURRENCY: %q is not a positive integer", jc))

@@ -66,9 +66,11 @@ func writeTransformed(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) e
 // when the same transform of the same committed bytes was made before.
 func transformed(res *cache.Result, o Options, m *metrics.Metrics) ([]byte, error) {
 	a := res.Artifact
+	memoise := o.Transformed != nil && o.TransformKey != ""
+	stored := res.Source == "cache"
 	key := ""
-	if o.Transformed != nil && o.TransformKey != "" && res.Source == "cache" && len(a.SHA256) == sha256.Size*2 {
-		key = o.TransformKey + "\x00" + a.SHA256
+	if memoise && stored && len(a.SHA256) == sha256.Size*2 {
+		key = rewriteKey(o.TransformKey, a.SHA256)
 		if b := o.Transformed.get(key); b != nil {
 			if m != nil {
 				m.Rewrites.WithLabelValues("memoised").Inc()
@@ -87,7 +89,7 @@ func transformed(res *cache.Result, o Options, m *metrics.Metrics) ([]byte, erro
 	// made from, which is the key the first warm hit on them looks up.
 	var in io.Reader = rc
 	var sum hash.Hash
-	if key == "" && o.Transformed != nil && o.TransformKey != "" && res.Source != "cache" {
+	if memoise && !stored {
 		sum = sha256.New()
 		in = io.TeeReader(rc, sum)
 	}
@@ -104,10 +106,14 @@ func transformed(res *cache.Result, o Options, m *metrics.Metrics) ([]byte, erro
 		if _, err := io.Copy(io.Discard, in); err != nil {
 			return body, nil
 		}
-		key = o.TransformKey + "\x00" + hex.EncodeToString(sum.Sum(nil))
+		key = rewriteKey(o.TransformKey, hex.EncodeToString(sum.Sum(nil)))
 	}
 	if key != "" && int64(len(body)) <= o.Transformed.maxObject {
 		o.Transformed.put(key, body)
 	}
 	return body, nil
 }
+
+// rewriteKey names the rewrite made by transform tk of the bytes whose
+// sha256 is sum.
+func rewriteKey(tk, sum string) string { return tk + "\x00" + sum }
