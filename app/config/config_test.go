@@ -437,6 +437,9 @@ func TestLoadEnvRefusesBadValues(t *testing.T) {
 		{"JOB_CONCURRENCY not a number", "JOB_CONCURRENCY", "four"},
 		{"AUDIT_RETENTION not a duration", "AUDIT_RETENTION", "forever"},
 		{"AUTH_CACHE_TTL negative", "AUTH_CACHE_TTL", "-1s"},
+		{"GC_HEAP_FLOOR not a size", "GC_HEAP_FLOOR", "big"},
+		{"HOT_CACHE_SIZE negative", "HOT_CACHE_SIZE", "-1GiB"},
+		{"DISK_MIN_FREE not a size", "DISK_MIN_FREE", "some"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -454,6 +457,16 @@ func TestLoadEnvRefusesBadValues(t *testing.T) {
 	e, err := config.LoadEnv(envFunc(map[string]string{"UPSTREAM_HEADER_TIMEOUT": "45", "MAX_UPLOAD_SIZE": "5GiB"}))
 	if err != nil || e.HeaderTimeout.Seconds() != 45 || e.MaxUploadSize != 5<<30 {
 		t.Fatalf("UPSTREAM_HEADER_TIMEOUT=45, MAX_UPLOAD_SIZE=5GiB: %v %v %v", e.HeaderTimeout, e.MaxUploadSize, err)
+	}
+	// Sizes with "0" for off: the default, a value, and off.
+	for _, tc := range []struct {
+		value string
+		want  int64
+	}{{"", 64 << 20}, {"256MiB", 256 << 20}, {"0", 0}} {
+		e, err := config.LoadEnv(envFunc(map[string]string{"GC_HEAP_FLOOR": tc.value}))
+		if err != nil || e.GCHeapFloor != tc.want {
+			t.Fatalf("GC_HEAP_FLOOR=%q: %d, %v; want %d", tc.value, e.GCHeapFloor, err, tc.want)
+		}
 	}
 }
 
