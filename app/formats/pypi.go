@@ -42,11 +42,40 @@ func resolvePyPI(req Request) Resolved {
 	return res
 }
 
-var pypiSeparators = regexp.MustCompile(`[-_.]+`)
-
-// NormalizePyPIName is PEP 503's normalised project name.
+// NormalizePyPIName is PEP 503's normalised project name: lower case, every
+// run of '-', '_' and '.' one '-' (re.sub(r"[-_.]+", "-", name).lower()).
+// A name already normalised, as clients send it, is returned as it is.
 func NormalizePyPIName(name string) string {
-	return strings.ToLower(pypiSeparators.ReplaceAllString(name, "-"))
+	normal := true
+	for i := 0; i < len(name) && normal; i++ {
+		switch c := name[i]; {
+		case c >= 'A' && c <= 'Z', c == '_', c == '.', c >= 0x80:
+			normal = false
+		case c == '-' && i > 0 && name[i-1] == '-':
+			normal = false
+		}
+	}
+	if normal {
+		return name
+	}
+	var b strings.Builder
+	b.Grow(len(name))
+	sep := false
+	for _, r := range name {
+		if r == '-' || r == '_' || r == '.' {
+			sep = true
+			continue
+		}
+		if sep {
+			b.WriteByte('-')
+			sep = false
+		}
+		b.WriteRune(r)
+	}
+	if sep {
+		b.WriteByte('-')
+	}
+	return strings.ToLower(b.String())
 }
 
 // pypiHref finds the href of every anchor of a simple page (PEP 503 pages
