@@ -295,7 +295,10 @@ func (e *Engine) lookup(ctx context.Context, remote, p string) (db.Artifact, err
 
 // lookupFrom is lookup that also reports whether the entry came from the memo.
 func (e *Engine) lookupFrom(ctx context.Context, remote, p string) (a db.Artifact, remembered bool, err error) {
-	if a, ok := e.memo.get(remote, p); ok {
+	if a, ok, renew := e.memo.get(remote, p, true); ok {
+		if renew {
+			e.refreshSoon(mkey(remote, p))
+		}
 		return a, true, nil
 	}
 	gen := e.memo.generation()

@@ -41,6 +41,8 @@ type memo struct {
 type memoEntry struct {
 	a  db.Artifact
 	at time.Time
+	// renewing: a read-ahead of this entry has been asked for (get).
+	renewing bool
 }
 
 func newMemo(max int, ttl time.Duration, now func() time.Time) *memo {
@@ -49,20 +51,33 @@ func newMemo(max int, ttl time.Duration, now func() time.Time) *memo {
 	return m
 }
 
-// get looks up mkey(remote, p) without building the key string.
-func (m *memo) get(remote, p string) (db.Artifact, bool) {
+// get looks up mkey(remote, p) without building the key string. With
+// claim, renew reports — once per stored entry — that the entry is past
+// half its time to live: the caller has it read again off the request path
+// (Engine.refreshSoon), so an entry in use is replaced before it ages out
+// and no hit on it waits for the database.
+func (m *memo) get(remote, p string, claim bool) (a db.Artifact, ok, renew bool) {
 	if !m.trusted.Load() {
-		return db.Artifact{}, false
+		return db.Artifact{}, false, false
 	}
 	var kb [256]byte
 	k := append(append(append(kb[:0], remote...), 0), p...)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.m[string(k)] // no allocation: the conversion is only a lookup key
-	if !ok || m.now().Sub(e.at) > m.ttl {
-		return db.Artifact{}, false
+	if !ok {
+		return db.Artifact{}, false, false
 	}
-	return e.a, true
+	age := m.now().Sub(e.at)
+	if age > m.ttl {
+		return db.Artifact{}, false, false
+	}
+	if claim && age > m.ttl/2 && !e.renewing {
+		e.renewing = true
+		m.m[string(k)] = e
+		renew = true
+	}
+	return e.a, true, renew
 }
 
 // generation returns the removal count, to pass to putAt.
@@ -134,7 +149,7 @@ func (e *Engine) MemoTrust() (trusted bool, losses uint64) {
 // Remembers reports whether a hit on remote/p would now read its metadata
 // from memory (no database round trip).
 func (e *Engine) Remembers(remote, p string) bool {
-	_, ok := e.memo.get(remote, p)
+	_, ok, _ := e.memo.get(remote, p, false)
 	return ok
 }
 
@@ -308,7 +323,10 @@ const refreshQueue = 256
 // (a client installing what it just downloaded), so it is read again here,
 // off the request path, instead of by that next hit. The read is a lookup
 // like any other: it stores what it read only if nothing was dropped from
-// the memo meanwhile.
+// the memo meanwhile. Hits ask for it too, once an entry they use is past
+// half its time to live (memo.get): an entry in steady use is replaced
+// before it ages out, and none of its hits waits for the database. A full
+// queue drops the key: the entry then ages out as it would have anyway.
 func (e *Engine) refreshSoon(k string) {
 	select {
 	case e.refresh <- k:

@@ -2,15 +2,20 @@ package cache_test
 
 import (
 	"context"
+	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"artifactapi/app/blob"
 	"artifactapi/app/cache"
 	"artifactapi/app/coord"
+	"artifactapi/app/metrics"
 	"artifactapi/app/testenv"
+	"artifactapi/db"
 )
 
 // mutableCoord is an in-process coordinator whose subscriptions can be made
@@ -139,5 +144,105 @@ func TestFailedInvalidationIsRetried(t *testing.T) {
 		case <-deadline:
 			t.Fatal("the queued invalidation was never delivered")
 		}
+	}
+}
+
+// phaseMeta counts the metadata reads made on behalf of a request.
+type phaseMeta struct {
+	*db.SQLite
+	requestReads atomic.Int64
+	reads        atomic.Int64
+}
+
+func (m *phaseMeta) GetArtifact(ctx context.Context, remote, p string) (db.Artifact, error) {
+	m.reads.Add(1)
+	if metrics.PhaseOf(ctx) == metrics.PhaseRequest {
+		m.requestReads.Add(1)
+	}
+	return m.SQLite.GetArtifact(ctx, remote, p)
+}
+
+// stepClock is a clock the test moves forward.
+type stepClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stepClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// TestMemoRenewedBeforeItAgesOut: an entry in steady use is read again off
+// the request path once it is past half the memo's time to live (30 s), so
+// its hits never wait for the database however long it stays in use; an
+// entry left unused ages out as before, and its next hit reads the database.
+func TestMemoRenewedBeforeItAgesOut(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	sq, err := db.OpenSQLite(ctx, filepath.Join(dir, "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sq.Close() })
+	meta := &phaseMeta{SQLite: sq}
+	blobs, err := blob.NewFS(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &stepClock{now: time.Now()}
+	e, err := cache.New(ctx, cache.Options{Meta: meta, Blobs: blobs, Coord: coord.NewLocal(), Metrics: metrics.New(),
+		SpoolDir: filepath.Join(dir, "spool"), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(context.Background()) })
+
+	r := remote(t)
+	o := &countingOrigin{body: []byte("bytes of a file in steady use")}
+	req := cache.Request{Remote: r, Path: "a/steady.bin", Verdict: r.Classify("a/steady.bin"), Origin: o, Method: "GET"}
+	hit := func() {
+		t.Helper()
+		res, err := e.Get(metrics.WithPhase(ctx, metrics.PhaseRequest), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		source := res.Source
+		res.Release()
+		if source != "cache" {
+			t.Fatalf("hit answered from %q", source)
+		}
+	}
+	readAll(t, e, req)
+	testenv.Eventually(t, 5*time.Second, "commit", func() bool { return e.InFlight() == 0 })
+	testenv.Eventually(t, 5*time.Second, "entry remembered", func() bool { return e.Remembers(r.Name, req.Path) })
+
+	// Eight hits 20 s apart: 160 s, over five times the memo's lifetime.
+	for i := range 8 {
+		clock.Add(20 * time.Second)
+		before := meta.reads.Load()
+		hit()
+		if got := meta.requestReads.Load(); got != 0 {
+			t.Fatalf("hit %d: %d metadata reads on the request path", i+1, got)
+		}
+		testenv.Eventually(t, 5*time.Second, "entry read again in the background", func() bool { return meta.reads.Load() > before })
+		testenv.Eventually(t, 5*time.Second, "renewed entry remembered", func() bool { return e.Remembers(r.Name, req.Path) })
+	}
+
+	// Unused past its lifetime, the entry is gone: the next hit reads it.
+	clock.Add(31 * time.Second)
+	hit()
+	if got := meta.requestReads.Load(); got != 1 {
+		t.Fatalf("a hit after the entry aged out made %d metadata reads on the request path, want 1", got)
+	}
+	if o.calls.Load() != 1 {
+		t.Fatalf("origin fetched %d times", o.calls.Load())
 	}
 }

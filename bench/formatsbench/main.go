@@ -34,7 +34,15 @@ func main() {
 	label := flag.String("backend", "embedded", "label of the backends")
 	flag.StringVar(&clientCPUs, "client-cpus", "", "taskset CPU list for pip and npm (empty: no pinning); run this command itself on the others so the servers and the clients do not take each other's CPUs")
 	flag.BoolVar(&hold, "hold", false, "after the runs, print the URLs and keep the upstreams and artifactapi up until interrupted (to inspect by hand)")
+	sweepFile := flag.String("sweep", "", "internal: run the request sweeps described in this file and print their times (see compareSweeps)")
 	flag.Parse()
+	if *sweepFile != "" {
+		if err := runSweeps(*sweepFile); err != nil {
+			fmt.Fprintln(os.Stderr, "formatsbench -sweep:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*bin, *runs, *wheels, *pkgs, *label); err != nil {
 		fmt.Fprintln(os.Stderr, "formatsbench:", err)
 		os.Exit(1)
@@ -51,13 +59,23 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[formatsbench %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-// measure is one client's figures: durations per run, and the requests
-// artifactapi made upstream per run.
+// clientRun is one client command's wall time and the CPU time the client
+// itself used (user + system, from its rusage). The difference is the time
+// it spent waiting, on the network and the server among the rest: the only
+// part of an install a proxy can change.
+type clientRun struct{ wall, cpu time.Duration }
+
+func (c clientRun) wait() time.Duration { return c.wall - c.cpu }
+
+// measure is one client's figures: the runs, and the requests artifactapi
+// made upstream per run.
 type measure struct {
-	direct, cold, warm         []time.Duration
+	direct, cold, warm         []clientRun
 	coldUpstream, warmUpstream []int
-	// pairs is each run's warm time over the direct time measured beside it.
-	pairs []float64
+	// pairs is each run's warm time over the direct time measured beside
+	// it; waitDiffs each run's warm waiting time minus the direct one's.
+	pairs     []float64
+	waitDiffs []time.Duration
 }
 
 func run(bin string, runs, nWheels, nPkgs int, label string) error {
@@ -103,12 +121,12 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 	defer app.stop()
 	base := "http://" + app.addr + "/api/"
 
-	pipRun := func(index string) (time.Duration, error) { return pipDownload(ctx, work, pip, index, py.wheels) }
-	npmRun := func(registry string) (time.Duration, error) { return npmInstall(ctx, work, npm, registry, js) }
+	pipRun := func(index string) (clientRun, error) { return pipDownload(ctx, work, pip, index, py.wheels) }
+	npmRun := func(registry string) (clientRun, error) { return npmInstall(ctx, work, npm, registry, js) }
 	var pm, nm measure
 	for i := range runs {
 		logf("run %d/%d: pip download of %d wheels", i+1, runs, nWheels)
-		if err := once(&pm, i, func() (int, int) { return sum(py.index, py.files) }, func(via string) (time.Duration, error) {
+		if err := once(&pm, i, func() (int, int) { return sum(py.index, py.files) }, func(via string) (clientRun, error) {
 			if via == "" {
 				return pipRun(py.index.url() + "/simple/")
 			}
@@ -117,7 +135,7 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 			return fmt.Errorf("pip: %w", err)
 		}
 		logf("run %d/%d: npm install of %d packages", i+1, runs, nPkgs)
-		if err := once(&nm, i, js.reg.counts, func(via string) (time.Duration, error) {
+		if err := once(&nm, i, js.reg.counts, func(via string) (clientRun, error) {
 			if via == "" {
 				return npmRun(js.reg.url() + "/")
 			}
@@ -127,25 +145,27 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 		}
 	}
 
-	// The server's share: the same requests from a Go client, direct and
-	// warm (the remotes of the first run), without the clients' own work.
+	// The server's share: the same requests from a Go client in a process
+	// of its own on the clients' CPUs, direct and warm (the remotes of the
+	// first run), without the clients' own work.
 	logf("sequential requests from a Go client, direct and warm")
-	pd, pw, err := compareSweeps(ctx, 5, pypiSweep(py, py.index.url()+"/simple/", py.files.url()),
+	pd, pw, err := compareSweeps(ctx, work, 9, pypiSweep(py, py.index.url()+"/simple/", py.files.url()),
 		pypiSweep(py, base+"pypi0/simple/", base+"pypi0/_ext/"+hostOf(py.files.url())))
 	if err != nil {
 		return fmt.Errorf("pypi requests: %w", err)
 	}
-	nd, nw, err := compareSweeps(ctx, 5, npmSweep(js, js.reg.url()+"/"), npmSweep(js, base+"npm0/"))
+	nd, nw, err := compareSweeps(ctx, work, 9, npmSweep(js, js.reg.url()+"/"), npmSweep(js, base+"npm0/"))
 	if err != nil {
 		return fmt.Errorf("npm requests: %w", err)
 	}
 
 	fmt.Printf("\n### Package formats, %s (median of %d, no client cache)\n\n", label, runs)
-	fmt.Println("| client | direct | cold | warm | cold ratio | warm ratio (median of the runs' warm/direct pairs; each run) | upstream requests cold / warm | warm ≤ 1.0× |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| client | direct | cold | warm | cold ratio | warm ratio (median of the runs' warm/direct pairs; each run) | client waiting direct / warm; warm − direct (median of pairs) | upstream requests cold / warm | warm ≤ 1.0× |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	row(fmt.Sprintf("pip download, %d wheels", nWheels), pm)
 	row(fmt.Sprintf("npm install, %d packages", nPkgs), nm)
-	fmt.Printf("\nServer time per request (the same requests one after the other from a Go client, median of 5): "+
+	fmt.Printf("\nClient waiting = wall time − the client's own CPU time (user + system): the part of an install a proxy can change.\n")
+	fmt.Printf("\nServer time per request (the same requests one after the other from a Go client in its own process on the clients' CPUs, median of 9): "+
 		"pypi direct %s, warm %s (%.2f×); npm direct %s, warm %s (%.2f×).\n",
 		pd.Round(time.Microsecond), pw.Round(time.Microsecond), pw.Seconds()/pd.Seconds(),
 		nd.Round(time.Microsecond), nw.Round(time.Microsecond), nw.Seconds()/nd.Seconds())
@@ -157,8 +177,8 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 		<-sig
 	}
-	fmt.Printf("\npip direct %v / cold %v / warm %v\n", pm.direct, pm.cold, pm.warm)
-	fmt.Printf("npm direct %v / cold %v / warm %v\n", nm.direct, nm.cold, nm.warm)
+	fmt.Printf("\npip direct %v / cold %v / warm %v\n", walls(pm.direct), walls(pm.cold), walls(pm.warm))
+	fmt.Printf("npm direct %v / cold %v / warm %v\n", walls(nm.direct), walls(nm.cold), walls(nm.warm))
 	return nil
 }
 
@@ -168,16 +188,16 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 // machine's load does not favour either; do("") is direct, do("app")
 // through the remote of this run. The runs through artifactapi must never
 // reach the upstream themselves.
-func once(m *measure, run int, counts func() (proxy, other int), do func(via string) (time.Duration, error)) error {
-	through := func(times *[]time.Duration, reqs *[]int) (time.Duration, error) {
+func once(m *measure, run int, counts func() (proxy, other int), do func(via string) (clientRun, error)) error {
+	through := func(times *[]clientRun, reqs *[]int) (clientRun, error) {
 		p0, o0 := counts()
 		d, err := do("app")
 		if err != nil {
-			return 0, err
+			return clientRun{}, err
 		}
 		p1, o1 := counts()
 		if o1 != o0 {
-			return 0, fmt.Errorf("%d requests went around artifactapi to the upstream", o1-o0)
+			return clientRun{}, fmt.Errorf("%d requests went around artifactapi to the upstream", o1-o0)
 		}
 		*times = append(*times, d)
 		*reqs = append(*reqs, p1-p0)
@@ -186,7 +206,7 @@ func once(m *measure, run int, counts func() (proxy, other int), do func(via str
 	if _, err := through(&m.cold, &m.coldUpstream); err != nil {
 		return err
 	}
-	var d, w time.Duration
+	var d, w clientRun
 	var err error
 	for _, step := range [2]int{run % 2, 1 - run%2} {
 		if step == 0 {
@@ -199,7 +219,8 @@ func once(m *measure, run int, counts func() (proxy, other int), do func(via str
 			return err
 		}
 	}
-	m.pairs = append(m.pairs, w.Seconds()/d.Seconds())
+	m.pairs = append(m.pairs, w.wall.Seconds()/d.wall.Seconds())
+	m.waitDiffs = append(m.waitDiffs, w.wait()-d.wait())
 	return nil
 }
 
@@ -212,7 +233,7 @@ func sum(hs ...*host) (proxy, other int) {
 }
 
 func row(name string, m measure) {
-	d, c, w := median(m.direct), median(m.cold), median(m.warm)
+	d, c, w := median(walls(m.direct)), median(walls(m.cold)), median(walls(m.warm))
 	pairs := slices.Clone(m.pairs)
 	slices.Sort(pairs)
 	warm := pairs[len(pairs)/2]
@@ -221,7 +242,7 @@ func row(name string, m measure) {
 		verdict = "**not met**"
 		// The slowest direct run took longer than the warm median: the
 		// difference is within the run-to-run spread of the machine.
-		if slices.Max(m.direct) >= w {
+		if slices.Max(walls(m.direct)) >= w {
 			verdict += " (within the direct runs' spread)"
 		}
 	}
@@ -229,8 +250,27 @@ func row(name string, m measure) {
 	for i, r := range m.pairs {
 		each[i] = fmt.Sprintf("%.2f", r)
 	}
-	fmt.Printf("| %s | %s | %s | %s | %.2f× | %.2f× (%s) | %d / %d | %s |\n", name, d.Round(time.Millisecond), c.Round(time.Millisecond),
-		w.Round(time.Millisecond), c.Seconds()/d.Seconds(), warm, strings.Join(each, " / "), medianInt(m.coldUpstream), medianInt(m.warmUpstream), verdict)
+	dw, ww, diff := median(waits(m.direct)), median(waits(m.warm)), median(m.waitDiffs)
+	fmt.Printf("| %s | %s | %s | %s | %.2f× | %.2f× (%s) | %s / %s; %+.1f ms | %d / %d | %s |\n", name, d.Round(time.Millisecond), c.Round(time.Millisecond),
+		w.Round(time.Millisecond), c.Seconds()/d.Seconds(), warm, strings.Join(each, " / "),
+		dw.Round(time.Millisecond), ww.Round(time.Millisecond), float64(diff)/float64(time.Millisecond),
+		medianInt(m.coldUpstream), medianInt(m.warmUpstream), verdict)
+}
+
+func walls(rs []clientRun) []time.Duration {
+	out := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		out[i] = r.wall
+	}
+	return out
+}
+
+func waits(rs []clientRun) []time.Duration {
+	out := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		out[i] = r.wait()
+	}
+	return out
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -260,10 +300,10 @@ func venvPip(ctx context.Context, work string) (string, error) {
 
 // pipDownload times `pip download` of every wheel from index and checks
 // the bytes against the upstream's.
-func pipDownload(ctx context.Context, work, pip, index string, wheels []wheel) (time.Duration, error) {
+func pipDownload(ctx context.Context, work, pip, index string, wheels []wheel) (clientRun, error) {
 	out, err := os.MkdirTemp(work, "pip-")
 	if err != nil {
-		return 0, err
+		return clientRun{}, err
 	}
 	defer os.RemoveAll(out)
 	args := []string{"download", "--no-deps", "--no-cache-dir", "-d", out, "--index-url", index}
@@ -273,12 +313,12 @@ func pipDownload(ctx context.Context, work, pip, index string, wheels []wheel) (
 	env := []string{"PIP_CONFIG_FILE=/dev/null", "PIP_DISABLE_PIP_VERSION_CHECK=1"}
 	d, err := timed(ctx, out, env, pip, args...)
 	if err != nil {
-		return 0, err
+		return clientRun{}, err
 	}
 	for _, w := range wheels {
 		got, err := os.ReadFile(filepath.Join(out, w.filename))
 		if err != nil || !bytes.Equal(got, w.body) {
-			return 0, fmt.Errorf("pip download from %s: %s differs from the upstream's (%v)", index, w.filename, err)
+			return clientRun{}, fmt.Errorf("pip download from %s: %s differs from the upstream's (%v)", index, w.filename, err)
 		}
 	}
 	return d, nil
@@ -286,10 +326,10 @@ func pipDownload(ctx context.Context, work, pip, index string, wheels []wheel) (
 
 // npmInstall times `npm install` of a project depending on every package,
 // with a fresh npm cache, and checks that each was installed.
-func npmInstall(ctx context.Context, work, npm, registry string, u *npmUpstream) (time.Duration, error) {
+func npmInstall(ctx context.Context, work, npm, registry string, u *npmUpstream) (clientRun, error) {
 	dir, err := os.MkdirTemp(work, "npm-")
 	if err != nil {
-		return 0, err
+		return clientRun{}, err
 	}
 	defer os.RemoveAll(dir)
 	deps := make([]string, 0, len(u.names))
@@ -298,24 +338,25 @@ func npmInstall(ctx context.Context, work, npm, registry string, u *npmUpstream)
 	}
 	pkg := `{"name":"consumer","version":"0.0.0","private":true,"dependencies":{` + strings.Join(deps, ",") + "}}"
 	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(pkg), 0o644); err != nil {
-		return 0, err
+		return clientRun{}, err
 	}
 	env := []string{"HOME=" + dir, "npm_config_userconfig=" + filepath.Join(dir, "npmrc"),
 		"npm_config_cache=" + filepath.Join(dir, ".npm-cache"), "npm_config_update_notifier=false"}
 	d, err := timed(ctx, dir, env, npm, "install", "--registry", registry, "--no-audit", "--no-fund", "--prefer-online")
 	if err != nil {
-		return 0, err
+		return clientRun{}, err
 	}
 	for _, n := range u.names {
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", n, "index.js")); err != nil {
-			return 0, fmt.Errorf("npm install from %s: %s not installed: %w", registry, n, err)
+			return clientRun{}, fmt.Errorf("npm install from %s: %s not installed: %w", registry, n, err)
 		}
 	}
 	return d, nil
 }
 
-// timed runs a client command in dir with env added, and returns how long it took.
-func timed(ctx context.Context, dir string, env []string, name string, args ...string) (time.Duration, error) {
+// timed runs a client command in dir with env added, and returns how long
+// it took and the CPU time it used (its own and its waited-for children's).
+func timed(ctx context.Context, dir string, env []string, name string, args ...string) (clientRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	if clientCPUs != "" {
@@ -328,7 +369,7 @@ func timed(ctx context.Context, dir string, env []string, name string, args ...s
 	out, err := cmd.CombinedOutput()
 	d := time.Since(start)
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		return clientRun{}, fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
-	return d, nil
+	return clientRun{wall: d, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -13,8 +17,8 @@ import (
 // the other by a Go client over a kept-alive connection: the time the
 // server takes, without the client's own work (process start, unpacking).
 type sweep struct {
-	accept string
-	urls   []string
+	Accept string
+	URLs   []string
 }
 
 // pypiSweep lists the project pages and wheels of u, at index (the index
@@ -23,16 +27,16 @@ type sweep struct {
 func pypiSweep(u *pypiUpstream, index, files string) sweep {
 	var s sweep
 	for _, w := range u.wheels {
-		s.urls = append(s.urls, index+w.project+"/", files+"/packages/"+w.project+"/"+w.filename)
+		s.URLs = append(s.URLs, index+w.project+"/", files+"/packages/"+w.project+"/"+w.filename)
 	}
 	return s
 }
 
 // npmSweep lists the documents and tarballs of u at registry.
 func npmSweep(u *npmUpstream, registry string) sweep {
-	s := sweep{accept: "application/json"}
+	s := sweep{Accept: "application/json"}
 	for _, n := range u.names {
-		s.urls = append(s.urls, registry+n, registry+n+"/-/"+n+"-1.0.0.tgz")
+		s.URLs = append(s.URLs, registry+n, registry+n+"/-/"+n+"-1.0.0.tgz")
 	}
 	return s
 }
@@ -40,13 +44,13 @@ func npmSweep(u *npmUpstream, registry string) sweep {
 // run makes every request of s and returns the mean time per request.
 func (s sweep) run(ctx context.Context, c *http.Client) (time.Duration, error) {
 	start := time.Now()
-	for _, u := range s.urls {
+	for _, u := range s.URLs {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return 0, err
 		}
-		if s.accept != "" {
-			req.Header.Set("Accept", s.accept)
+		if s.Accept != "" {
+			req.Header.Set("Accept", s.Accept)
 		}
 		resp, err := c.Do(req)
 		if err != nil {
@@ -61,26 +65,77 @@ func (s sweep) run(ctx context.Context, c *http.Client) (time.Duration, error) {
 			return 0, fmt.Errorf("GET %s: %s", u, resp.Status)
 		}
 	}
-	return time.Since(start) / time.Duration(len(s.urls)), nil
+	return time.Since(start) / time.Duration(len(s.URLs)), nil
 }
 
-// compareSweeps runs direct and warm alternately n times each and returns
-// the median time per request of each.
-func compareSweeps(ctx context.Context, n int, direct, warm sweep) (d, w time.Duration, err error) {
+// compareSweeps runs direct and warm alternately n times each, from a
+// process of its own (this command again, with -sweep) on the clients'
+// CPUs as pip and npm run, and returns the median time per request of
+// each. From this process the upstream's goroutines would answer a client
+// in the same process and on the same CPU, without the process switches
+// that a request to artifactapi costs: a bias for the direct side.
+func compareSweeps(ctx context.Context, work string, n int, direct, warm sweep) (d, w time.Duration, err error) {
+	spec, err := json.Marshal(sweepSpec{Runs: n, Direct: direct, Warm: warm})
+	if err != nil {
+		return 0, 0, err
+	}
+	file := filepath.Join(work, "sweep.json")
+	if err := os.WriteFile(file, spec, 0o600); err != nil {
+		return 0, 0, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, err
+	}
+	name, args := self, []string{"-sweep", file}
+	if clientCPUs != "" {
+		name, args = "taskset", append([]string{"-c", clientCPUs, self}, args...)
+	}
+	out, err := exec.CommandContext(ctx, name, args...).Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s -sweep: %w", self, err)
+	}
+	var res sweepResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		return 0, 0, fmt.Errorf("%s -sweep: %w", self, err)
+	}
+	return res.Direct, res.Warm, nil
+}
+
+// sweepSpec is what -sweep reads; sweepResult what it prints.
+type sweepSpec struct {
+	Runs         int
+	Direct, Warm sweep
+}
+
+type sweepResult struct{ Direct, Warm time.Duration }
+
+// runSweeps is -sweep: the alternating runs of the spec in file, printed
+// as JSON on standard output.
+func runSweeps(file string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var spec sweepSpec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return err
+	}
+	ctx := context.Background()
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	var ds, ws []time.Duration
-	for range n {
-		x, err := direct.run(ctx, c)
+	for range spec.Runs {
+		x, err := spec.Direct.run(ctx, c)
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
-		y, err := warm.run(ctx, c)
+		y, err := spec.Warm.run(ctx, c)
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
 		ds, ws = append(ds, x), append(ws, y)
 	}
-	return median(ds), median(ws), nil
+	return json.NewEncoder(os.Stdout).Encode(sweepResult{Direct: median(ds), Warm: median(ws)})
 }
 
 // hostOf is host:port of a base URL.
