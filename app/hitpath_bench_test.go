@@ -2,8 +2,14 @@ package app_test
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +62,83 @@ func BenchmarkHitHandler(b *testing.B) {
 					}
 				}
 				serve() // the body is in the in-memory body cache from here on
+				in.Logs.Discard()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					serve()
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkFormatHit is BenchmarkHitHandler for the package formats' warm
+// hits, the requests of bench/formats.sh: a PEP 503 project page (served
+// rewritten), a wheel on the files host (through _ext), an npm abbreviated
+// document (rewritten) and an npm tarball.
+//
+//	go test -run '^$' -bench FormatHit -benchmem ./app/
+func BenchmarkFormatHit(b *testing.B) {
+	wheel := bytes.Repeat([]byte("w"), 1200)
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(wheel) }))
+	defer files.Close()
+	s256, s1 := sha256.Sum256(wheel), sha1.Sum(wheel) // the clients' checksums are verified: they must be right
+	page := `<!DOCTYPE html><html><body><a href="` + files.URL + `/packages/demo/demo-1.0.0-py3-none-any.whl#sha256=` +
+		hex.EncodeToString(s256[:]) + `" data-requires-python="&gt;=3.7">demo-1.0.0-py3-none-any.whl</a><br/></body></html>`
+	var npmURL string
+	npm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".tgz") {
+			w.Write(wheel)
+			return
+		}
+		w.Header().Set("Content-Type", "application/vnd.npm.install-v1+json")
+		fmt.Fprintf(w, `{"name":"demo","modified":"2026-11-29T00:00:00.000Z","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":"demo","version":"1.0.0","dist":{"tarball":"%s/demo/-/demo-1.0.0.tgz","shasum":"%s"}}}}`, npmURL, hex.EncodeToString(s1[:]))
+	}))
+	defer npm.Close()
+	npmURL = npm.URL
+	index := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, page)
+	}))
+	defer index.Close()
+	remotes := fmt.Sprintf("remotes:\n  py:\n    base_url: %q\n    package: pypi\n    files_url: %q\n  js:\n    base_url: %q\n    package: npm\n",
+		index.URL, files.URL, npm.URL)
+	for _, mode := range apptest.Modes {
+		in := apptest.Start(b, apptest.NewBackends(b, mode), apptest.Options{Remotes: remotes})
+		for _, tc := range []struct{ name, path, accept string }{
+			{"pypi-page", "/api/py/simple/demo/", "application/vnd.pypi.simple.v1+html"},
+			{"pypi-wheel", "/api/py/_ext/" + strings.TrimPrefix(files.URL, "http://") + "/packages/demo/demo-1.0.0-py3-none-any.whl", ""},
+			{"npm-document", "/api/js/demo", "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"},
+			{"npm-tarball", "/api/js/demo/-/demo-1.0.0.tgz", ""},
+		} {
+			b.Run(string(mode)+"/"+tc.name, func(b *testing.B) {
+				hdr := map[string]string{}
+				if tc.accept != "" {
+					hdr["Accept"] = tc.accept
+				}
+				testenv.Eventually(b, 20*time.Second, "a cache hit", func() bool {
+					st, h, _ := in.Get(b, tc.path, hdr)
+					return st == http.StatusOK && h.Get("X-Artifact-Source") == "cache"
+				})
+				h := in.App.Fiber.Handler()
+				var ctx fasthttp.RequestCtx
+				serve := func() {
+					ctx.Request.Reset()
+					ctx.Response.Reset()
+					ctx.Request.SetRequestURI(tc.path)
+					ctx.Request.Header.SetMethod(http.MethodGet)
+					ctx.Request.Header.SetHost("bench")
+					if tc.accept != "" {
+						ctx.Request.Header.Set("Accept", tc.accept)
+					}
+					h(&ctx)
+					if ctx.Response.StatusCode() != http.StatusOK || string(ctx.Response.Header.Peek("X-Artifact-Source")) != "cache" {
+						b.Fatalf("%d, source %q: %s", ctx.Response.StatusCode(), ctx.Response.Header.Peek("X-Artifact-Source"), ctx.Response.Body())
+					}
+				}
+				serve()
+				in.Logs.Discard()
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {

@@ -167,16 +167,20 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 		call.origin = lazyOrigin{Origin: cache.OriginFor(h.d.Upstream, r, nil), remote: r, path: p, query: q, accept: fr.Accept}
 		req.Origin = &call.origin
 		if fr.Rewrite {
-			tr, key, err := h.rewriter(c, r, p, q)
-			if err != nil {
-				return fail(err, p)
-			}
+			tr, key := h.rewriter(c, r, p, q)
 			opts.Transform, opts.TransformKey, opts.Transformed = tr, key, h.rewrites
 			// The rewritten length is only known from the body: a HEAD
 			// fills the cache like a GET.
 			req.Method = http.MethodGet
-		} else if look, ok := formats.Checksums(r, p); ok && q == "" {
-			req.Expect = h.expectFrom(r, look)
+		} else if q == "" {
+			// Looked up only when the file is downloaded: a hit needs none.
+			req.Expect = func(ctx context.Context) string {
+				look, ok := formats.Checksums(r, p)
+				if !ok {
+					return ""
+				}
+				return h.expectFrom(r, look)(ctx)
+			}
 		}
 	}
 	err = h.d.Engine.Serve(c.UserContext(), req,
@@ -257,14 +261,22 @@ func (h *Handler) fetchSmall(ctx context.Context, r *config.Remote, p string, ma
 // other absolute URLs the server writes).
 // The key names the rewrite: the remote's configuration (a reload makes
 // new ones), the client's base URL and the document.
-func (h *Handler) rewriter(c *fiber.Ctx, r *config.Remote, p, q string) (func(io.Reader, string) ([]byte, error), string, error) {
-	doc, err := r.UpstreamURL(p, q)
-	if err != nil {
-		return nil, "", err
+func (h *Handler) rewriter(c *fiber.Ctx, r *config.Remote, p, q string) (func(io.Reader, string) ([]byte, error), string) {
+	base := utils.CopyString(c.BaseURL()) + "/api/" + r.Name
+	// The document's URL follows from the remote, p and q: the key names
+	// them, and the URL itself is built only when a body is rewritten (a
+	// warm hit finds the rewrite in memory by this key).
+	id := r.Instance()
+	if id == "" { // a remote not made by the parser
+		id = fmt.Sprintf("%p", r)
 	}
-	w := &formats.Rewriter{Remote: r, DocURL: doc, Base: utils.CopyString(c.BaseURL()) + "/api/" + r.Name}
-	key := fmt.Sprintf("%p\x00%s\x00%s", r, w.Base, doc)
+	key := id + "\x00" + base + "\x00" + p + "?" + q
 	return func(body io.Reader, contentType string) ([]byte, error) {
+		doc, err := r.UpstreamURL(p, q)
+		if err != nil { // the fetch of this very document built the same URL
+			return nil, Fail(http.StatusBadRequest, err.Error())
+		}
+		w := &formats.Rewriter{Remote: r, DocURL: doc, Base: base}
 		b, err := formats.ReadMetadata(body)
 		if errors.Is(err, formats.ErrTooLarge) {
 			return nil, Fail(http.StatusBadGateway, err.Error())
@@ -277,7 +289,7 @@ func (h *Handler) rewriter(c *fiber.Ctx, r *config.Remote, p, q string) (func(io
 			return nil, Fail(http.StatusBadGateway, "the upstream's metadata could not be rewritten: "+err.Error())
 		}
 		return out, nil
-	}, key, nil
+	}, key
 }
 
 func (h *Handler) put(c *fiber.Ctx, r *config.Remote, p string, acc *httpserve.Access, fail func(error, string) error) (err error) {

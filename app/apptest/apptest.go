@@ -171,14 +171,27 @@ func Admin() map[string]string { return map[string]string{"Authorization": "Bear
 
 // SyncBuffer is a goroutine-safe log sink.
 type SyncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+	mu      sync.Mutex
+	b       strings.Builder
+	discard bool
 }
 
 func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.discard {
+		return len(p), nil
+	}
 	return s.b.Write(p)
+}
+
+// Discard drops what is logged from now on (lines are still formatted and
+// written): benchmarks measure the server, not a buffer growing by a line
+// per request.
+func (s *SyncBuffer) Discard() {
+	s.mu.Lock()
+	s.discard = true
+	s.mu.Unlock()
 }
 
 // String returns everything logged so far.

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"gopkg.in/yaml.v3"
 )
@@ -103,6 +104,7 @@ type Remote struct {
 	FilesURL string `yaml:"files_url" json:"files_url,omitempty"`
 
 	compiled classifier
+	instance string              // unique to this parse of the remote (Instance)
 	extra    map[string]*url.URL // extra hosts by lower-case host[:port]
 	baseURL  *url.URL
 	maxSize  int64
@@ -275,8 +277,16 @@ func (r *Remote) validate() []string {
 		probs = append(probs, fmt.Sprintf("remote %q: %s", r.Name, p))
 	}
 	r.compiled = c
+	r.instance = strconv.FormatUint(instances.Add(1), 36)
 	return probs
 }
+
+// instances numbers the remotes parsed by this process.
+var instances atomic.Uint64
+
+// Instance names this parse of the remote: a reload makes remotes with new
+// names, so what is derived from a remote's settings can be keyed by it.
+func (r *Remote) Instance() string { return r.instance }
 
 // patternError explains why RE2 refused a pattern, in operator terms.
 func patternError(err error) string {

@@ -28,8 +28,11 @@ type BodyCache struct {
 }
 
 type bodyEntry struct {
-	sum string
+	sum string // the key
 	b   []byte
+	// digest is b's sha256 in hex when the key is not (a rewrite, kept
+	// under the key of what it was made from: see transformed).
+	digest string
 }
 
 // NewBodyCache holds objects of up to maxObject bytes, budget bytes in all.
@@ -38,23 +41,33 @@ func NewBodyCache(maxObject, budget int64) *BodyCache {
 }
 
 func (bc *BodyCache) get(sum string) []byte {
-	bc.mu.Lock()
-	defer bc.mu.Unlock()
-	el := bc.m[sum]
-	if el == nil {
-		return nil
-	}
-	bc.lru.MoveToFront(el)
-	return el.Value.(*bodyEntry).b
+	b, _ := bc.getDigest(sum)
+	return b
 }
 
-func (bc *BodyCache) put(sum string, b []byte) {
+// getDigest is get that also returns the digest put with the entry.
+func (bc *BodyCache) getDigest(key string) (b []byte, digest string) {
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
-	if _, ok := bc.m[sum]; ok {
+	el := bc.m[key]
+	if el == nil {
+		return nil, ""
+	}
+	bc.lru.MoveToFront(el)
+	e := el.Value.(*bodyEntry)
+	return e.b, e.digest
+}
+
+func (bc *BodyCache) put(sum string, b []byte) { bc.putDigest(sum, b, "") }
+
+// putDigest is put of b under key with b's own digest beside it.
+func (bc *BodyCache) putDigest(key string, b []byte, digest string) {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if _, ok := bc.m[key]; ok {
 		return
 	}
-	bc.m[sum] = bc.lru.PushFront(&bodyEntry{sum: sum, b: b})
+	bc.m[key] = bc.lru.PushFront(&bodyEntry{sum: key, b: b, digest: digest})
 	bc.used += int64(len(b))
 	for bc.used > bc.budget {
 		el := bc.lru.Back()

@@ -23,12 +23,10 @@ import (
 func writeTransformed(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	a := res.Artifact
 	h := &c.Response().Header
-	body, err := transformed(res, o, acc.Metrics)
+	body, hexSum, err := transformed(res, o, acc.Metrics)
 	if err != nil {
 		return unsent(c, err)
 	}
-	sum := sha256.Sum256(body)
-	hexSum := hex.EncodeToString(sum[:])
 	etag := `"` + hexSum + `"`
 	set(h, hdrETag, etag)
 	set(h, hdrChecksum, hexSum)
@@ -62,26 +60,28 @@ func writeTransformed(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) e
 	return nil
 }
 
-// transformed returns o.Transform's output for res's body: from o.Transformed
-// when the same transform of the same committed bytes was made before.
-func transformed(res *cache.Result, o Options, m *metrics.Metrics) ([]byte, error) {
+// transformed returns o.Transform's output for res's body and the output's
+// sha256 in hex: from o.Transformed when the same transform of the same
+// committed bytes was made before (a warm hit then hashes nothing, however
+// large the document).
+func transformed(res *cache.Result, o Options, m *metrics.Metrics) (body []byte, hexSum string, err error) {
 	a := res.Artifact
 	memoise := o.Transformed != nil && o.TransformKey != ""
 	stored := res.Source == "cache"
 	key := ""
 	if memoise && stored && len(a.SHA256) == sha256.Size*2 {
 		key = rewriteKey(o.TransformKey, a.SHA256)
-		if b := o.Transformed.get(key); b != nil {
+		if b, digest := o.Transformed.getDigest(key); b != nil && digest != "" {
 			if m != nil {
 				m.Rewrites.WithLabelValues("memoised").Inc()
 			}
-			return b, nil
+			return b, digest, nil
 		}
 	}
 	// Not c.Context(): see Write.
 	rc, err := res.Open(metrics.Context(metrics.PhaseRequest), 0, -1)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer rc.Close()
 	// A download in progress is hashed on its way into the transform: the
@@ -93,25 +93,27 @@ func transformed(res *cache.Result, o Options, m *metrics.Metrics) ([]byte, erro
 		sum = sha256.New()
 		in = io.TeeReader(rc, sum)
 	}
-	body, err := o.Transform(in, a.ContentType)
+	body, err = o.Transform(in, a.ContentType)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if m != nil {
 		m.Rewrites.WithLabelValues("computed").Inc()
 	}
+	out := sha256.Sum256(body)
+	hexSum = hex.EncodeToString(out[:])
 	if sum != nil {
 		// The rest of the input, should the transform have stopped early:
 		// the digest must be the whole body's.
 		if _, err := io.Copy(io.Discard, in); err != nil {
-			return body, nil
+			return body, hexSum, nil
 		}
 		key = rewriteKey(o.TransformKey, hex.EncodeToString(sum.Sum(nil)))
 	}
 	if key != "" && int64(len(body)) <= o.Transformed.maxObject {
-		o.Transformed.put(key, body)
+		o.Transformed.putDigest(key, body, hexSum)
 	}
-	return body, nil
+	return body, hexSum, nil
 }
 
 // rewriteKey names the rewrite made by transform tk of the bytes whose
