@@ -67,7 +67,7 @@ FUZZ_TARGETS := \
 	./app/config:FuzzCleanPath ./app/config:FuzzParseRemotes \
 	./app/oci:FuzzSplitPath ./app/oci:FuzzParseReference \
 	./app/httpserve:FuzzParseRange ./app/httpserve:FuzzNotModified ./app/httpserve:FuzzAttachment \
-	./app/formats:FuzzMetadata ./app/formats:FuzzNormalizePyPIName
+	./app/formats:FuzzMetadata ./app/formats:FuzzNormalizePyPIName ./app/formats:FuzzNPMDocumentPath
 
 fuzz:
 	@listed=$$(for t in $(FUZZ_TARGETS); do echo $${t##*:}; done | sort); \

@@ -53,7 +53,7 @@ func Checksums(r *config.Remote, p string) (ChecksumLookup, bool) {
 // dist.tarball has that file name: dist.integrity, else dist.shasum.
 func npmChecksums(r *config.Remote, p string) (ChecksumLookup, bool) {
 	name, file, ok := strings.Cut(p, "/-/")
-	if !ok || !npmDocumentPath.MatchString(name) || file == "" || strings.Contains(file, "/") {
+	if !ok || !IsNPMDocumentPath(name) || file == "" || strings.Contains(file, "/") {
 		return ChecksumLookup{}, false
 	}
 	return ChecksumLookup{Docs: Keys(r, name), Find: func(doc []byte, _ string) string {

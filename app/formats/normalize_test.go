@@ -38,3 +38,19 @@ func TestNormalizePyPIName(t *testing.T) {
 		}
 	}
 }
+
+// npmDocument is the definition IsNPMDocumentPath writes out.
+var npmDocument = regexp.MustCompile(`^(@[^/]+/)?[^/@._][^/]*$`)
+
+// FuzzNPMDocumentPath checks IsNPMDocumentPath against its regular
+// expression for any input.
+func FuzzNPMDocumentPath(f *testing.F) {
+	for _, s := range []string{"", "lodash", "@types/node", "@types/node/x", "@/x", "@x", "@x/", "_private", ".hidden", "a/-/a-1.0.0.tgz", "@s/.x", "x\xff/", "\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if got, want := formats.IsNPMDocumentPath(p), npmDocument.MatchString(p); got != want {
+			t.Fatalf("IsNPMDocumentPath(%q) = %v, the expression says %v", p, got, want)
+		}
+	})
+}

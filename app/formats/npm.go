@@ -3,22 +3,40 @@ package formats
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
+	"strings"
 )
 
 // npmAbbreviated is the media type of npm's abbreviated ("corgi") package
 // documents, which install needs; the full document is application/json.
 const npmAbbreviated = "application/vnd.npm.install-v1+json"
 
-// npmDocumentPath matches a package document's path: "name" or "@scope/name"
-// (npm sends "@scope%2fname", decoded by then).
-var npmDocumentPath = regexp.MustCompile(`^(@[^/]+/)?[^/@._][^/]*$`)
+// IsNPMDocumentPath reports whether p is a package document's path: "name"
+// or "@scope/name" (npm sends "@scope%2fname", decoded by then); the
+// regular expression ^(@[^/]+/)?[^/@._][^/]*$, written out because every
+// request to an npm remote asks it.
+func IsNPMDocumentPath(p string) bool {
+	if strings.HasPrefix(p, "@") {
+		i := strings.IndexByte(p, '/')
+		if i < 2 {
+			return false
+		}
+		p = p[i+1:]
+	}
+	if p == "" {
+		return false
+	}
+	switch p[0] {
+	case '/', '@', '.', '_':
+		return false
+	}
+	return strings.IndexByte(p, '/') < 0
+}
 
 // resolveNPM: package documents are rewritten, abbreviated when the
 // client's Accept asks for it (a separate cache entry); tarballs are
 // served as they are.
 func resolveNPM(req Request) Resolved {
-	if !npmDocumentPath.MatchString(req.Path) {
+	if !IsNPMDocumentPath(req.Path) {
 		return Resolved{Path: req.Path}
 	}
 	res := Resolved{Path: req.Path, Rewrite: true, Accept: "application/json"}
