@@ -53,9 +53,9 @@ func newMemo(max int, ttl time.Duration, now func() time.Time) *memo {
 
 // get looks up mkey(remote, p) without building the key string. With
 // claim, renew reports — once per stored entry — that the entry is past
-// half its time to live: the caller has it read again off the request path
-// (Engine.refreshSoon), so an entry in use is replaced before it ages out
-// and no hit on it waits for the database.
+// three quarters of its time to live: the caller has it read again off the
+// request path (Engine.refreshSoon), so an entry in use is replaced before
+// it ages out and no hit on it waits for the database.
 func (m *memo) get(remote, p string, claim bool) (a db.Artifact, ok, renew bool) {
 	if !m.trusted.Load() {
 		return db.Artifact{}, false, false
@@ -72,7 +72,7 @@ func (m *memo) get(remote, p string, claim bool) (a db.Artifact, ok, renew bool)
 	if age > m.ttl {
 		return db.Artifact{}, false, false
 	}
-	if claim && age > m.ttl/2 && !e.renewing {
+	if claim && age > m.ttl*3/4 && !e.renewing {
 		e.renewing = true
 		m.m[string(k)] = e
 		renew = true
@@ -324,9 +324,10 @@ const refreshQueue = 256
 // off the request path, instead of by that next hit. The read is a lookup
 // like any other: it stores what it read only if nothing was dropped from
 // the memo meanwhile. Hits ask for it too, once an entry they use is past
-// half its time to live (memo.get): an entry in steady use is replaced
-// before it ages out, and none of its hits waits for the database. A full
-// queue drops the key: the entry then ages out as it would have anyway.
+// three quarters of its time to live (memo.get): an entry in steady use is
+// replaced before it ages out, and none of its hits waits for the
+// database. A full queue drops the key: the entry then ages out as it
+// would have anyway.
 func (e *Engine) refreshSoon(k string) {
 	select {
 	case e.refresh <- k:

@@ -181,9 +181,10 @@ func (c *stepClock) Add(d time.Duration) {
 }
 
 // TestMemoRenewedBeforeItAgesOut: an entry in steady use is read again off
-// the request path once it is past half the memo's time to live (30 s), so
-// its hits never wait for the database however long it stays in use; an
-// entry left unused ages out as before, and its next hit reads the database.
+// the request path once it is past three quarters of the memo's time to
+// live (30 s), so its hits never wait for the database however long it
+// stays in use; an entry left unused ages out as before, and its next hit
+// reads the database.
 func TestMemoRenewedBeforeItAgesOut(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -224,16 +225,21 @@ func TestMemoRenewedBeforeItAgesOut(t *testing.T) {
 	testenv.Eventually(t, 5*time.Second, "commit", func() bool { return e.InFlight() == 0 })
 	testenv.Eventually(t, 5*time.Second, "entry remembered", func() bool { return e.Remembers(r.Name, req.Path) })
 
-	// Eight hits 20 s apart: 160 s, over five times the memo's lifetime.
+	// Eight hits 25 s apart: 200 s, over six times the memo's lifetime.
 	for i := range 8 {
-		clock.Add(20 * time.Second)
+		clock.Add(25 * time.Second)
 		before := meta.reads.Load()
 		hit()
 		if got := meta.requestReads.Load(); got != 0 {
 			t.Fatalf("hit %d: %d metadata reads on the request path", i+1, got)
 		}
-		testenv.Eventually(t, 5*time.Second, "entry read again in the background", func() bool { return meta.reads.Load() > before })
-		testenv.Eventually(t, 5*time.Second, "renewed entry remembered", func() bool { return e.Remembers(r.Name, req.Path) })
+		testenv.Eventually(t, 5*time.Second, "entry read again in the background", func() bool {
+			at, ok := e.MemoStamp(r.Name, req.Path)
+			return ok && at.Equal(clock.Now())
+		})
+		if meta.reads.Load() != before+1 {
+			t.Fatalf("hit %d: %d metadata reads in the background, want 1", i+1, meta.reads.Load()-before)
+		}
 	}
 
 	// Unused past its lifetime, the entry is gone: the next hit reads it.
