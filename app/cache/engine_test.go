@@ -64,6 +64,12 @@ func newEngine(t *testing.T, c coord.Coordinator) (*cache.Engine, *metrics.Metri
 // newEngineMeta is newEngine that also returns the metadata store.
 func newEngineMeta(t *testing.T, c coord.Coordinator) (*cache.Engine, *metrics.Metrics, db.Store) {
 	t.Helper()
+	return newEngineOpts(t, c, nil)
+}
+
+// newEngineOpts is newEngineMeta whose options adjust can change first.
+func newEngineOpts(t *testing.T, c coord.Coordinator, adjust func(*cache.Options)) (*cache.Engine, *metrics.Metrics, db.Store) {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	meta, err := db.OpenSQLite(ctx, filepath.Join(dir, "meta.db"))
@@ -76,7 +82,11 @@ func newEngineMeta(t *testing.T, c coord.Coordinator) (*cache.Engine, *metrics.M
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	e, err := cache.New(ctx, cache.Options{Meta: meta, Blobs: blobs, Coord: c, Metrics: m, SpoolDir: filepath.Join(dir, "spool")})
+	o := cache.Options{Meta: meta, Blobs: blobs, Coord: c, Metrics: m, SpoolDir: filepath.Join(dir, "spool")}
+	if adjust != nil {
+		adjust(&o)
+	}
+	e, err := cache.New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

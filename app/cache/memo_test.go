@@ -2,7 +2,6 @@ package cache_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"artifactapi/app/blob"
 	"artifactapi/app/cache"
 	"artifactapi/app/coord"
 	"artifactapi/app/metrics"
@@ -186,25 +184,13 @@ func (c *stepClock) Add(d time.Duration) {
 // stays in use; an entry left unused ages out as before, and its next hit
 // reads the database.
 func TestMemoRenewedBeforeItAgesOut(t *testing.T) {
-	dir := t.TempDir()
 	ctx := context.Background()
-	sq, err := db.OpenSQLite(ctx, filepath.Join(dir, "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sq.Close() })
-	meta := &phaseMeta{SQLite: sq}
-	blobs, err := blob.NewFS(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	clock := &stepClock{now: time.Now()}
-	e, err := cache.New(ctx, cache.Options{Meta: meta, Blobs: blobs, Coord: coord.NewLocal(), Metrics: metrics.New(),
-		SpoolDir: filepath.Join(dir, "spool"), Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close(context.Background()) })
+	var meta *phaseMeta
+	e, _, _ := newEngineOpts(t, coord.NewLocal(), func(o *cache.Options) {
+		meta = &phaseMeta{SQLite: o.Meta.(*db.SQLite)}
+		o.Meta, o.Now = meta, clock.Now
+	})
 
 	r := remote(t)
 	o := &countingOrigin{body: []byte("bytes of a file in steady use")}
