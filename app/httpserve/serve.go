@@ -128,7 +128,7 @@ func Write(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) error {
 	}
 	lm := a.LastModified
 	if lm == "" && !a.CachedAt.IsZero() && res.Source == "cache" {
-		lm = a.CachedAt.UTC().Format(http.TimeFormat)
+		lm = HTTPDate(a.CachedAt)
 	}
 	if lm != "" {
 		set(h, hdrLastModified, lm)

@@ -32,7 +32,7 @@ func writeTransformed(c *fiber.Ctx, res *cache.Result, acc *Access, o Options) e
 	set(h, hdrChecksum, hexSum)
 	lm := a.LastModified
 	if lm == "" && !a.CachedAt.IsZero() && res.Source == "cache" {
-		lm = a.CachedAt.UTC().Format(http.TimeFormat)
+		lm = HTTPDate(a.CachedAt)
 	}
 	if lm != "" {
 		set(h, hdrLastModified, lm)
