@@ -172,7 +172,7 @@ func (h *Handler) Artifact(c *fiber.Ctx) error {
 			// The rewritten length is only known from the body: a HEAD
 			// fills the cache like a GET.
 			req.Method = http.MethodGet
-		} else if q == "" {
+		} else if q == "" && formats.CarriesChecksums(r) {
 			// Looked up only when the file is downloaded: a hit needs none.
 			req.Expect = func(ctx context.Context) string {
 				look, ok := formats.Checksums(r, p)
@@ -266,11 +266,7 @@ func (h *Handler) rewriter(c *fiber.Ctx, r *config.Remote, p, q string) (func(io
 	// The document's URL follows from the remote, p and q: the key names
 	// them, and the URL itself is built only when a body is rewritten (a
 	// warm hit finds the rewrite in memory by this key).
-	id := r.Instance()
-	if id == "" { // a remote not made by the parser
-		id = fmt.Sprintf("%p", r)
-	}
-	key := id + "\x00" + base + "\x00" + p + "?" + q
+	key := r.Instance() + "\x00" + base + "\x00" + p + "?" + q
 	return func(body io.Reader, contentType string) ([]byte, error) {
 		doc, err := r.UpstreamURL(p, q)
 		if err != nil { // the fetch of this very document built the same URL

@@ -145,17 +145,21 @@ func TestFailedInvalidationIsRetried(t *testing.T) {
 	}
 }
 
-// phaseMeta counts the metadata reads made on behalf of a request.
+// phaseMeta counts the metadata reads made on behalf of a request; while
+// down is set, reads made in the background fail.
 type phaseMeta struct {
 	*db.SQLite
 	requestReads atomic.Int64
 	reads        atomic.Int64
+	down         atomic.Bool
 }
 
 func (m *phaseMeta) GetArtifact(ctx context.Context, remote, p string) (db.Artifact, error) {
 	m.reads.Add(1)
 	if metrics.PhaseOf(ctx) == metrics.PhaseRequest {
 		m.requestReads.Add(1)
+	} else if m.down.Load() {
+		return db.Artifact{}, errDown
 	}
 	return m.SQLite.GetArtifact(ctx, remote, p)
 }
@@ -181,8 +185,8 @@ func (c *stepClock) Add(d time.Duration) {
 // TestMemoRenewedBeforeItAgesOut: an entry in steady use is read again off
 // the request path once it is past three quarters of the memo's time to
 // live (30 s), so its hits never wait for the database however long it
-// stays in use; an entry left unused ages out as before, and its next hit
-// reads the database.
+// stays in use. When the database fails the renewal, the entry serves its
+// hits until it ages out as before, and the next hit reads the database.
 func TestMemoRenewedBeforeItAgesOut(t *testing.T) {
 	ctx := context.Background()
 	clock := &stepClock{now: time.Now()}
@@ -228,8 +232,24 @@ func TestMemoRenewedBeforeItAgesOut(t *testing.T) {
 		}
 	}
 
-	// Unused past its lifetime, the entry is gone: the next hit reads it.
-	clock.Add(31 * time.Second)
+	// The database fails the renewal: hits go on from memory until the
+	// entry's lifetime ends (a renewal is asked for once per entry:
+	// TestMemoRenewalAskedOnce).
+	meta.down.Store(true)
+	clock.Add(25 * time.Second)
+	before := meta.reads.Load()
+	hit()
+	testenv.Eventually(t, 5*time.Second, "the renewal tried", func() bool { return meta.reads.Load() > before })
+	for range 3 {
+		hit()
+	}
+	if got := meta.requestReads.Load(); got != 0 {
+		t.Fatalf("after a failed renewal: %d metadata reads on the request path", got)
+	}
+	meta.down.Store(false)
+
+	// Past its lifetime, the entry is gone: the next hit reads it.
+	clock.Add(6 * time.Second)
 	hit()
 	if got := meta.requestReads.Load(); got != 1 {
 		t.Fatalf("a hit after the entry aged out made %d metadata reads on the request path, want 1", got)

@@ -30,11 +30,21 @@ type ChecksumLookup struct {
 	Fetch string
 }
 
+// CarriesChecksums reports whether r's format lists checksums of its files
+// in its metadata (Checksums may find one): npm, pypi and maven remotes.
+func CarriesChecksums(r *config.Remote) bool {
+	switch r.Package {
+	case config.PackageNPM, config.PackagePyPI, config.PackageMaven:
+		return !r.IsLocal()
+	}
+	return false
+}
+
 // Checksums returns where the checksum of the file at p (a clean path, not
 // a metadata document) of remote r may be found; ok is false when its
 // format publishes none for it.
 func Checksums(r *config.Remote, p string) (ChecksumLookup, bool) {
-	if r.IsLocal() {
+	if !CarriesChecksums(r) {
 		return ChecksumLookup{}, false
 	}
 	switch r.Package {
