@@ -63,7 +63,10 @@ func logf(format string, args ...any) {
 // itself used (user + system, from its rusage). The difference is the time
 // it spent waiting, on the network and the server among the rest: the only
 // part of an install a proxy can change.
-type clientRun struct{ wall, cpu time.Duration }
+//
+// server is the CPU time the servers (the local upstream and artifactapi)
+// used during the run: what the requests cost on the other side.
+type clientRun struct{ wall, cpu, server time.Duration }
 
 func (c clientRun) wait() time.Duration { return c.wall - c.cpu }
 
@@ -119,6 +122,7 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 		return err
 	}
 	defer app.stop()
+	serverPIDs = []int{os.Getpid(), app.cmd.Process.Pid}
 	base := "http://" + app.addr + "/api/"
 
 	pipRun := func(index string) (clientRun, error) { return pipDownload(ctx, work, pip, index, py.wheels) }
@@ -149,27 +153,29 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 	// of its own on the clients' CPUs, direct and warm (the remotes of the
 	// first run), without the clients' own work.
 	logf("sequential requests from a Go client, direct and warm")
-	pd, pw, err := compareSweeps(ctx, work, 9, pypiSweep(py, py.index.url()+"/simple/", py.files.url()),
+	ps, err := compareSweeps(ctx, work, 9, pypiSweep(py, py.index.url()+"/simple/", py.files.url()),
 		pypiSweep(py, base+"pypi0/simple/", base+"pypi0/_ext/"+hostOf(py.files.url())))
 	if err != nil {
 		return fmt.Errorf("pypi requests: %w", err)
 	}
-	nd, nw, err := compareSweeps(ctx, work, 9, npmSweep(js, js.reg.url()+"/"), npmSweep(js, base+"npm0/"))
+	ns, err := compareSweeps(ctx, work, 9, npmSweep(js, js.reg.url()+"/"), npmSweep(js, base+"npm0/"))
 	if err != nil {
 		return fmt.Errorf("npm requests: %w", err)
 	}
 
 	fmt.Printf("\n### Package formats, %s (median of %d, no client cache)\n\n", label, runs)
-	fmt.Println("| client | direct | cold | warm | cold ratio | warm ratio (median of the runs' warm/direct pairs; each run) | client waiting direct / warm; warm − direct (median of pairs) | proxy's share: 1 + (warm − direct waiting) / direct | upstream requests cold / warm | warm ≤ 1.0× |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| client | direct | cold | warm | cold ratio | warm ratio (median of the runs' warm/direct pairs; each run) | client waiting direct / warm; warm − direct (median of pairs) | proxy's share: 1 + (warm − direct waiting) / direct | server CPU per install direct / warm | upstream requests cold / warm | warm ≤ 1.0× |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	row(fmt.Sprintf("pip download, %d wheels", nWheels), pm)
 	row(fmt.Sprintf("npm install, %d packages", nPkgs), nm)
 	fmt.Printf("\nClient waiting = wall time − the client's own CPU time (user + system): the part of an install a proxy can change. " +
 		"The proxy's share is the warm/direct ratio that difference alone makes; the wall-time ratio adds the clients' own run-to-run spread.\n")
 	fmt.Printf("\nServer time per request (the same requests one after the other from a Go client in its own process on the clients' CPUs, median of 9): "+
 		"pypi direct %s, warm %s (%.2f×); npm direct %s, warm %s (%.2f×).\n",
-		pd.Round(time.Microsecond), pw.Round(time.Microsecond), pw.Seconds()/pd.Seconds(),
-		nd.Round(time.Microsecond), nw.Round(time.Microsecond), nw.Seconds()/nd.Seconds())
+		us(ps.Direct), us(ps.Warm), ps.Warm.Seconds()/ps.Direct.Seconds(), us(ns.Direct), us(ns.Warm), ns.Warm.Seconds()/ns.Direct.Seconds())
+	fmt.Printf("\nServer CPU per request in those sweeps (the answering process's own CPU time: the local upstream direct, artifactapi warm): "+
+		"pypi direct %s, warm %s (%.2f×); npm direct %s, warm %s (%.2f×).\n",
+		us(ps.DirectCPU), us(ps.WarmCPU), ps.WarmCPU.Seconds()/ps.DirectCPU.Seconds(), us(ns.DirectCPU), us(ns.WarmCPU), ns.WarmCPU.Seconds()/ns.DirectCPU.Seconds())
 	if hold {
 		n := js.names[0]
 		logf("holding until interrupted: pypi index %s/simple/ (files %s), through %spypi0/simple/; npm %s/%s, through %snpm0/%s (tarball %s)",
@@ -252,10 +258,23 @@ func row(name string, m measure) {
 		each[i] = fmt.Sprintf("%.2f", r)
 	}
 	dw, ww, diff := median(waits(m.direct)), median(waits(m.warm)), median(m.waitDiffs)
-	fmt.Printf("| %s | %s | %s | %s | %.2f× | %.2f× (%s) | %s / %s; %+.1f ms | %.3f× | %d / %d | %s |\n", name, d.Round(time.Millisecond), c.Round(time.Millisecond),
+	sd, sw := median(servers(m.direct)), median(servers(m.warm))
+	fmt.Printf("| %s | %s | %s | %s | %.2f× | %.2f× (%s) | %s / %s; %+.1f ms | %.3f× | %.1f / %.1f ms (%.2f×) | %d / %d | %s |\n", name, d.Round(time.Millisecond), c.Round(time.Millisecond),
 		w.Round(time.Millisecond), c.Seconds()/d.Seconds(), warm, strings.Join(each, " / "),
 		dw.Round(time.Millisecond), ww.Round(time.Millisecond), float64(diff)/float64(time.Millisecond),
-		1+diff.Seconds()/d.Seconds(), medianInt(m.coldUpstream), medianInt(m.warmUpstream), verdict)
+		1+diff.Seconds()/d.Seconds(), ms(sd), ms(sw), sw.Seconds()/sd.Seconds(), medianInt(m.coldUpstream), medianInt(m.warmUpstream), verdict)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond)) }
+
+func servers(rs []clientRun) []time.Duration {
+	out := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		out[i] = r.server
+	}
+	return out
 }
 
 func walls(rs []clientRun) []time.Duration {
@@ -366,11 +385,13 @@ func timed(ctx context.Context, dir string, env []string, name string, args ...s
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	s0 := serversCPU()
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	d := time.Since(start)
+	s1 := serversCPU()
 	if err != nil {
 		return clientRun{}, fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
-	return clientRun{wall: d, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, nil
+	return clientRun{wall: d, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), server: s1 - s0}, nil
 }

@@ -41,51 +41,55 @@ func npmSweep(u *npmUpstream, registry string) sweep {
 	return s
 }
 
-// run makes every request of s and returns the mean time per request.
-func (s sweep) run(ctx context.Context, c *http.Client) (time.Duration, error) {
+// run makes every request of s and returns the mean time per request, and
+// the mean CPU time per request of the server process pid.
+func (s sweep) run(ctx context.Context, c *http.Client, pid int) (per, cpu time.Duration, err error) {
+	c0 := procCPU(pid)
 	start := time.Now()
 	for _, u := range s.URLs {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if s.Accept != "" {
 			req.Header.Set("Accept", s.Accept)
 		}
 		resp, err := c.Do(req)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if resp.StatusCode != http.StatusOK {
-			return 0, fmt.Errorf("GET %s: %s", u, resp.Status)
+			return 0, 0, fmt.Errorf("GET %s: %s", u, resp.Status)
 		}
 	}
-	return time.Since(start) / time.Duration(len(s.URLs)), nil
+	n := time.Duration(len(s.URLs))
+	return time.Since(start) / n, (procCPU(pid) - c0) / n, nil
 }
 
 // compareSweeps runs direct and warm alternately n times each, from a
 // process of its own (this command again, with -sweep) on the clients'
 // CPUs as pip and npm run, and returns the median time per request of
-// each. From this process the upstream's goroutines would answer a client
+// each, and the median CPU time per request of the server that answered
+// (this process for the direct requests, artifactapi for the warm ones). From this process the upstream's goroutines would answer a client
 // in the same process and on the same CPU, without the process switches
 // that a request to artifactapi costs: a bias for the direct side.
-func compareSweeps(ctx context.Context, work string, n int, direct, warm sweep) (d, w time.Duration, err error) {
-	spec, err := json.Marshal(sweepSpec{Runs: n, Direct: direct, Warm: warm})
+func compareSweeps(ctx context.Context, work string, n int, direct, warm sweep) (res sweepResult, err error) {
+	spec, err := json.Marshal(sweepSpec{Runs: n, Direct: direct, Warm: warm, DirectPID: serverPIDs[0], WarmPID: serverPIDs[1]})
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	file := filepath.Join(work, "sweep.json")
 	if err := os.WriteFile(file, spec, 0o600); err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	name, args := self, []string{"-sweep", file}
 	if clientCPUs != "" {
@@ -93,22 +97,22 @@ func compareSweeps(ctx context.Context, work string, n int, direct, warm sweep) 
 	}
 	out, err := exec.CommandContext(ctx, name, args...).Output()
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s -sweep: %w", self, err)
+		return res, fmt.Errorf("%s -sweep: %w", self, err)
 	}
-	var res sweepResult
 	if err := json.Unmarshal(out, &res); err != nil {
-		return 0, 0, fmt.Errorf("%s -sweep: %w", self, err)
+		return res, fmt.Errorf("%s -sweep: %w", self, err)
 	}
-	return res.Direct, res.Warm, nil
+	return res, nil
 }
 
 // sweepSpec is what -sweep reads; sweepResult what it prints.
 type sweepSpec struct {
-	Runs         int
-	Direct, Warm sweep
+	Runs               int
+	Direct, Warm       sweep
+	DirectPID, WarmPID int
 }
 
-type sweepResult struct{ Direct, Warm time.Duration }
+type sweepResult struct{ Direct, Warm, DirectCPU, WarmCPU time.Duration }
 
 // runSweeps is -sweep: the alternating runs of the spec in file, printed
 // as JSON on standard output.
@@ -123,19 +127,19 @@ func runSweeps(file string) error {
 	}
 	ctx := context.Background()
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	var ds, ws []time.Duration
+	var ds, ws, dc, wc []time.Duration
 	for range spec.Runs {
-		x, err := spec.Direct.run(ctx, c)
+		x, xc, err := spec.Direct.run(ctx, c, spec.DirectPID)
 		if err != nil {
 			return err
 		}
-		y, err := spec.Warm.run(ctx, c)
+		y, yc, err := spec.Warm.run(ctx, c, spec.WarmPID)
 		if err != nil {
 			return err
 		}
-		ds, ws = append(ds, x), append(ws, y)
+		ds, ws, dc, wc = append(ds, x), append(ws, y), append(dc, xc), append(wc, yc)
 	}
-	return json.NewEncoder(os.Stdout).Encode(sweepResult{Direct: median(ds), Warm: median(ws)})
+	return json.NewEncoder(os.Stdout).Encode(sweepResult{Direct: median(ds), Warm: median(ws), DirectCPU: median(dc), WarmCPU: median(wc)})
 }
 
 // hostOf is host:port of a base URL.
