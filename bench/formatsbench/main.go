@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -164,7 +163,7 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 	}
 
 	fmt.Printf("\n### Package formats, %s (median of %d, no client cache)\n\n", label, runs)
-	fmt.Println("| client | direct | cold | warm | cold ratio | warm ratio (median of the runs' warm/direct pairs; each run) | client waiting direct / warm; warm − direct (median of pairs) | proxy's share: 1 + (warm − direct waiting) / direct | server CPU per install direct / warm | upstream requests cold / warm | warm ≤ 1.0× |")
+	fmt.Println("| client | direct | cold | warm | cold ratio | warm ratio (median of the runs' warm/direct pairs, its 95% bootstrap interval; each run) | client waiting direct / warm; warm − direct (median of pairs) | proxy's share: 1 + (warm − direct waiting) / direct | server CPU per install direct / warm | upstream requests cold / warm | warm ≤ 1.0× |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	row(fmt.Sprintf("pip download, %d wheels", nWheels), pm)
 	row(fmt.Sprintf("npm install, %d packages", nPkgs), nm)
@@ -241,28 +240,24 @@ func sum(hs ...*host) (proxy, other int) {
 
 func row(name string, m measure) {
 	d, c, w := median(walls(m.direct)), median(walls(m.cold)), median(walls(m.warm))
-	pairs := slices.Clone(m.pairs)
-	slices.Sort(pairs)
-	warm := pairs[len(pairs)/2]
-	verdict := "met"
-	if warm > 1.0 {
-		verdict = "**not met**"
-		// The slowest direct run took longer than the warm median: the
-		// difference is within the run-to-run spread of the machine.
-		if slices.Max(walls(m.direct)) >= w {
-			verdict += " (within the direct runs' spread)"
-		}
-	}
+	warm := medianOf(m.pairs)
+	lo, hi := medianCI(m.pairs)
+	verdict := verdictOf(warm, lo, hi)
 	each := make([]string, len(m.pairs))
 	for i, r := range m.pairs {
 		each[i] = fmt.Sprintf("%.2f", r)
 	}
 	dw, ww, diff := median(waits(m.direct)), median(waits(m.warm)), median(m.waitDiffs)
+	diffs := make([]float64, len(m.waitDiffs))
+	for i, x := range m.waitDiffs {
+		diffs[i] = x.Seconds()
+	}
+	dlo, dhi := medianCI(diffs)
 	sd, sw := median(servers(m.direct)), median(servers(m.warm))
-	fmt.Printf("| %s | %s | %s | %s | %.2f× | %.2f× (%s) | %s / %s; %+.1f ms | %.3f× | %.1f / %.1f ms (%.2f×) | %d / %d | %s |\n", name, d.Round(time.Millisecond), c.Round(time.Millisecond),
-		w.Round(time.Millisecond), c.Seconds()/d.Seconds(), warm, strings.Join(each, " / "),
+	fmt.Printf("| %s | %s | %s | %s | %.2f× | %.2f× (95%% CI %.2f–%.2f; %s) | %s / %s; %+.1f ms | %.3f× (95%% CI %.3f–%.3f) | %.1f / %.1f ms (%.2f×) | %d / %d | %s |\n", name, d.Round(time.Millisecond), c.Round(time.Millisecond),
+		w.Round(time.Millisecond), c.Seconds()/d.Seconds(), warm, lo, hi, strings.Join(each, " / "),
 		dw.Round(time.Millisecond), ww.Round(time.Millisecond), float64(diff)/float64(time.Millisecond),
-		1+diff.Seconds()/d.Seconds(), ms(sd), ms(sw), sw.Seconds()/sd.Seconds(), medianInt(m.coldUpstream), medianInt(m.warmUpstream), verdict)
+		1+diff.Seconds()/d.Seconds(), 1+dlo/d.Seconds(), 1+dhi/d.Seconds(), ms(sd), ms(sw), sw.Seconds()/sd.Seconds(), medianInt(m.coldUpstream), medianInt(m.warmUpstream), verdict)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
