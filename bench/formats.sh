@@ -9,7 +9,10 @@
 # too when TEST_MINIO_ENDPOINT is set (run through `make bench`, i.e.
 # scripts/with-services.sh). Knobs: BENCH_FORMATS_RUNS (9),
 # BENCH_FORMATS_WHEELS (20), BENCH_FORMATS_PACKAGES (50),
-# BENCH_BACKENDS ("embedded production").
+# BENCH_BACKENDS ("embedded production"), BENCH_VERDACCIO (1: also npm
+# install directly from Verdaccio, a real registry, and through artifactapi
+# in front of it; Verdaccio is installed from the npm registry into the
+# run's temporary directory; 0: not).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +22,7 @@ WHEELS="${BENCH_FORMATS_WHEELS:-20}"
 PACKAGES="${BENCH_FORMATS_PACKAGES:-50}"
 BACKENDS="${BENCH_BACKENDS:-embedded production}"
 OUT="$ROOT/bench/out/formats.md"
+VERDACCIO="${BENCH_VERDACCIO:-1}"
 
 log() { printf '[bench-formats %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 for tool in go python3 npm; do
@@ -46,6 +50,17 @@ go build -o "$W/artifactapi" .
 mkdir -p "$(dirname "$OUT")"
 : >"$OUT"
 ARGS=(-bin "$W/artifactapi" -runs "$RUNS" -wheels "$WHEELS" -packages "$PACKAGES")
+if [ "$VERDACCIO" = 1 ]; then
+  # Verdaccio 5 (6 needs Node.js 22). One of its dependencies asks for
+  # node-fetch by a dist-tag ("cjs") the npm registry here does not serve:
+  # pinned to the 2.x release that tag names.
+  log "installing Verdaccio 5.33.0 from the npm registry"
+  mkdir -p "$W/verdaccio-install"
+  printf '{"name":"formatsbench-verdaccio","version":"0.0.0","private":true,"dependencies":{"verdaccio":"5.33.0"},"overrides":{"node-fetch":"2.7.0"}}\n' >"$W/verdaccio-install/package.json"
+  (cd "$W/verdaccio-install" && npm install --no-audit --no-fund --loglevel=error >/dev/null) ||
+    { log "FATAL: Verdaccio could not be installed (BENCH_VERDACCIO=0 leaves its row out)"; exit 1; }
+  ARGS+=(-verdaccio "$W/verdaccio-install/node_modules/.bin/verdaccio")
+fi
 # The clients (pip, npm) on the client CPUs, the servers (the local upstream
 # inside formatsbench, and artifactapi, its child) on the server CPUs
 # (bench/pin.sh), in the direct runs as in the runs through artifactapi.

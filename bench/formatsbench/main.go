@@ -13,6 +13,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -32,6 +33,7 @@ func main() {
 	pkgs := flag.Int("packages", 50, "packages for npm install")
 	label := flag.String("backend", "embedded", "label of the backends")
 	flag.StringVar(&clientCPUs, "client-cpus", "", "taskset CPU list for pip and npm (empty: no pinning); run this command itself on the others so the servers and the clients do not take each other's CPUs")
+	verdaccioBin := flag.String("verdaccio", "", "Verdaccio's executable: also measure npm install directly from that real registry and through artifactapi in front of it")
 	flag.BoolVar(&hold, "hold", false, "after the runs, print the URLs and keep the upstreams and artifactapi up until interrupted (to inspect by hand)")
 	sweepFile := flag.String("sweep", "", "internal: run the request sweeps described in this file and print their times (see compareSweeps)")
 	flag.Parse()
@@ -42,7 +44,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*bin, *runs, *wheels, *pkgs, *label); err != nil {
+	if err := run(*bin, *verdaccioBin, *runs, *wheels, *pkgs, *label); err != nil {
 		fmt.Fprintln(os.Stderr, "formatsbench:", err)
 		os.Exit(1)
 	}
@@ -80,7 +82,7 @@ type measure struct {
 	waitDiffs []time.Duration
 }
 
-func run(bin string, runs, nWheels, nPkgs int, label string) error {
+func run(bin, verdaccioBin string, runs, nWheels, nPkgs int, label string) error {
 	if bin == "" || runs < 1 {
 		return fmt.Errorf("-bin is required and -runs must be at least 1")
 	}
@@ -108,6 +110,14 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 		return err
 	}
 	defer js.reg.close()
+	var vd *verdaccio
+	if verdaccioBin != "" {
+		logf("starting Verdaccio and publishing %d packages to it", nPkgs)
+		if vd, err = startVerdaccio(ctx, verdaccioBin, work, js); err != nil {
+			return err
+		}
+		defer vd.stop()
+	}
 
 	// One pypi and one npm remote per run: each cold run meets an empty cache.
 	var remotes strings.Builder
@@ -115,6 +125,9 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 	for i := range runs {
 		fmt.Fprintf(&remotes, "  pypi%d:\n    base_url: %q\n    package: pypi\n    files_url: %q\n", i, py.index.url(), py.files.url())
 		fmt.Fprintf(&remotes, "  npm%d:\n    base_url: %q\n    package: npm\n", i, js.reg.url())
+		if vd != nil {
+			fmt.Fprintf(&remotes, "  npmv%d:\n    base_url: %q\n    package: npm\n", i, vd.url)
+		}
 	}
 	app, err := startApp(ctx, bin, work, remotes.String())
 	if err != nil {
@@ -122,11 +135,14 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 	}
 	defer app.stop()
 	serverPIDs = []int{os.Getpid(), app.cmd.Process.Pid}
+	if vd != nil {
+		serverPIDs = append(serverPIDs, vd.cmd.Process.Pid)
+	}
 	base := "http://" + app.addr + "/api/"
 
 	pipRun := func(index string) (clientRun, error) { return pipDownload(ctx, work, pip, index, py.wheels) }
 	npmRun := func(registry string) (clientRun, error) { return npmInstall(ctx, work, npm, registry, js) }
-	var pm, nm measure
+	var pm, nm, vm measure
 	for i := range runs {
 		logf("run %d/%d: pip download of %d wheels", i+1, runs, nWheels)
 		if err := once(&pm, i, func() (int, int) { return sum(py.index, py.files) }, func(via string) (clientRun, error) {
@@ -145,6 +161,28 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 			return npmRun(base + fmt.Sprintf("npm%d/", i))
 		}); err != nil {
 			return fmt.Errorf("npm: %w", err)
+		}
+		if vd == nil {
+			continue
+		}
+		logf("run %d/%d: npm install of %d packages, Verdaccio as the upstream", i+1, runs, nPkgs)
+		// artifactapi's own count of its fetches from Verdaccio; that the
+		// client fetched nothing from Verdaccio itself through artifactapi
+		// is checked on the lockfile (npmInstall).
+		fetches := func() (int, int) {
+			n, err := upstreamFetches(app.addr, "npmv")
+			if err != nil {
+				logf("reading artifactapi's metrics: %v", err)
+			}
+			return n, 0
+		}
+		if err := once(&vm, i, fetches, func(via string) (clientRun, error) {
+			if via == "" {
+				return npmRun(vd.url + "/")
+			}
+			return npmRun(base + fmt.Sprintf("npmv%d/", i))
+		}); err != nil {
+			return fmt.Errorf("npm, Verdaccio as the upstream: %w", err)
 		}
 	}
 
@@ -167,6 +205,9 @@ func run(bin string, runs, nWheels, nPkgs int, label string) error {
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	row(fmt.Sprintf("pip download, %d wheels", nWheels), pm)
 	row(fmt.Sprintf("npm install, %d packages", nPkgs), nm)
+	if vd != nil {
+		row(fmt.Sprintf("npm install, %d packages, Verdaccio 5 as the upstream", nPkgs), vm)
+	}
 	fmt.Printf("\nClient waiting = wall time − the client's own CPU time (user + system): the part of an install a proxy can change. " +
 		"The proxy's share is the warm/direct ratio that difference alone makes; the wall-time ratio adds the clients' own run-to-run spread.\n")
 	fmt.Printf("\nServer time per request (the same requests one after the other from a Go client in its own process on the clients' CPUs, median of 9): "+
@@ -365,6 +406,33 @@ func npmInstall(ctx context.Context, work, npm, registry string, u *npmUpstream)
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", n, "index.js")); err != nil {
 			return clientRun{}, fmt.Errorf("npm install from %s: %s not installed: %w", registry, n, err)
 		}
+	}
+	// Every tarball came from the registry given: through artifactapi,
+	// none went around it to the upstream.
+	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		return clientRun{}, fmt.Errorf("npm install from %s: %w", registry, err)
+	}
+	var lf struct {
+		Packages map[string]struct {
+			Resolved string `json:"resolved"`
+		} `json:"packages"`
+	}
+	if err := json.Unmarshal(lock, &lf); err != nil {
+		return clientRun{}, fmt.Errorf("npm install from %s: package-lock.json: %w", registry, err)
+	}
+	resolved := 0
+	for name, p := range lf.Packages {
+		if name == "" {
+			continue
+		}
+		if !strings.HasPrefix(p.Resolved, registry) {
+			return clientRun{}, fmt.Errorf("npm install from %s: %s was resolved to %q", registry, name, p.Resolved)
+		}
+		resolved++
+	}
+	if resolved != len(u.names) {
+		return clientRun{}, fmt.Errorf("npm install from %s: the lockfile lists %d packages, not %d", registry, resolved, len(u.names))
 	}
 	return d, nil
 }
