@@ -18,14 +18,38 @@ type appProc struct {
 	done chan struct{}
 }
 
-func (a *appProc) stop() {
-	_ = a.cmd.Process.Signal(os.Interrupt)
+func (a *appProc) stop() { stopProc(a.cmd, a.done, 30*time.Second) }
+
+// stopProc interrupts cmd and waits for done (closed when it has exited);
+// after grace, it kills it.
+func stopProc(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
+	_ = cmd.Process.Signal(os.Interrupt)
 	select {
-	case <-a.done:
-	case <-time.After(30 * time.Second):
-		_ = a.cmd.Process.Kill()
-		<-a.done
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
 	}
+}
+
+// waitReady waits until a GET of url answers 200, for at most a minute;
+// done is closed if the process that should answer exits first.
+func waitReady(url string, done <-chan struct{}) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("exited during startup")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("not ready after 60s")
 }
 
 // startApp starts bin with the remotes given (YAML) and waits until it is
@@ -51,20 +75,9 @@ func startApp(ctx context.Context, bin, work, remotes string) (*appProc, error) 
 		return nil, err
 	}
 	go func() { _ = a.cmd.Wait(); close(a.done) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return a, nil
-			}
-		}
-		select {
-		case <-a.done:
-			return nil, fmt.Errorf("artifactapi exited during startup")
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := waitReady("http://"+addr+"/ready", a.done); err != nil {
+		a.stop()
+		return nil, fmt.Errorf("artifactapi: %w", err)
 	}
-	a.stop()
-	return nil, fmt.Errorf("artifactapi not ready after 60s")
+	return a, nil
 }

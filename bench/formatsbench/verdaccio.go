@@ -71,24 +71,10 @@ func startVerdaccio(ctx context.Context, bin, work string, u *npmUpstream) (*ver
 		return nil, fmt.Errorf("verdaccio: %w", err)
 	}
 	go func() { _ = v.cmd.Wait(); log.Close(); close(v.done) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if resp, err := http.Get(v.url + "/-/ping"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			v.stop()
-			return nil, fmt.Errorf("verdaccio not ready after 60s (see %s)", log.Name())
-		}
-		select {
-		case <-v.done:
-			b, _ := os.ReadFile(log.Name())
-			return nil, fmt.Errorf("verdaccio exited during startup:\n%s", b)
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := waitReady(v.url+"/-/ping", v.done); err != nil {
+		v.stop()
+		b, _ := os.ReadFile(log.Name())
+		return nil, fmt.Errorf("verdaccio: %w:\n%s", err, b)
 	}
 	for _, name := range u.names {
 		if err := v.publish(ctx, name, u.tarballs[name]); err != nil {
@@ -130,15 +116,7 @@ func (v *verdaccio) publish(ctx context.Context, name string, tgz []byte) error 
 	return nil
 }
 
-func (v *verdaccio) stop() {
-	_ = v.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-v.done:
-	case <-time.After(10 * time.Second):
-		_ = v.cmd.Process.Kill()
-		<-v.done
-	}
-}
+func (v *verdaccio) stop() { stopProc(v.cmd, v.done, 10*time.Second) }
 
 // upstreamFetches is the number of upstream fetches artifactapi has made
 // for the remotes whose names start with prefix, from its Prometheus
