@@ -3,9 +3,13 @@
 // index whose links point at a separate files host, and `npm install` of
 // generated packages from an npm registry, each directly from the local
 // upstream, cold through artifactapi (a remote never used before) and warm
-// (the same remote again). Every client run starts with no client cache
-// (pip --no-cache-dir, a fresh npm cache with --prefer-online), so the
-// proxy is what is measured. It starts the artifactapi binary given by
+// (the same remote again). The local upstreams are in-memory Go servers,
+// the fastest there can be; with -verdaccio, npm install is measured a
+// second time with Verdaccio, a real registry, as the upstream. Every
+// client run starts with no client cache (pip --no-cache-dir, a fresh npm
+// cache with --prefer-online), so the proxy is what is measured. Each
+// median comes with a 95% bootstrap interval, and each run with the CPU
+// time the servers spent on it. It starts the artifactapi binary given by
 // -bin, which reads its backends (DBHOST, REDIS_URL, MINIO_*) from the
 // environment, and prints a Markdown table; bench/formats.sh runs it.
 package main
