@@ -28,7 +28,7 @@ type BodyCache struct {
 }
 
 type bodyEntry struct {
-	sum string // the key
+	key string // b's own sha256 in hex, or for a rewrite its rewriteKey
 	b   []byte
 	// digest is b's sha256 in hex when the key is not (a rewrite, kept
 	// under the key of what it was made from: see transformed).
@@ -40,8 +40,8 @@ func NewBodyCache(maxObject, budget int64) *BodyCache {
 	return &BodyCache{maxObject: maxObject, budget: budget, m: map[string]*list.Element{}}
 }
 
-func (bc *BodyCache) get(sum string) []byte {
-	b, _ := bc.getDigest(sum)
+func (bc *BodyCache) get(key string) []byte {
+	b, _ := bc.getDigest(key)
 	return b
 }
 
@@ -58,7 +58,7 @@ func (bc *BodyCache) getDigest(key string) (b []byte, digest string) {
 	return e.b, e.digest
 }
 
-func (bc *BodyCache) put(sum string, b []byte) { bc.putDigest(sum, b, "") }
+func (bc *BodyCache) put(key string, b []byte) { bc.putDigest(key, b, "") }
 
 // putDigest is put of b under key with b's own digest beside it.
 func (bc *BodyCache) putDigest(key string, b []byte, digest string) {
@@ -67,13 +67,13 @@ func (bc *BodyCache) putDigest(key string, b []byte, digest string) {
 	if _, ok := bc.m[key]; ok {
 		return
 	}
-	bc.m[key] = bc.lru.PushFront(&bodyEntry{sum: key, b: b, digest: digest})
+	bc.m[key] = bc.lru.PushFront(&bodyEntry{key: key, b: b, digest: digest})
 	bc.used += int64(len(b))
 	for bc.used > bc.budget {
 		el := bc.lru.Back()
 		e := el.Value.(*bodyEntry)
 		bc.lru.Remove(el)
-		delete(bc.m, e.sum)
+		delete(bc.m, e.key)
 		bc.used -= int64(len(e.b))
 	}
 }
