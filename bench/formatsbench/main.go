@@ -24,7 +24,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -285,64 +284,38 @@ func sum(hs ...*host) (proxy, other int) {
 
 func row(name string, m measure) {
 	d, c, w := median(walls(m.direct)), median(walls(m.cold)), median(walls(m.warm))
-	warm := medianOf(m.pairs)
+	warm := median(m.pairs)
 	lo, hi := medianCI(m.pairs)
 	verdict := verdictOf(warm, lo, hi)
 	each := make([]string, len(m.pairs))
 	for i, r := range m.pairs {
 		each[i] = fmt.Sprintf("%.2f", r)
 	}
-	dw, ww, diff := median(waits(m.direct)), median(waits(m.warm)), median(m.waitDiffs)
-	diffs := make([]float64, len(m.waitDiffs))
-	for i, x := range m.waitDiffs {
-		diffs[i] = x.Seconds()
-	}
-	dlo, dhi := medianCI(diffs)
-	sd, sw := median(servers(m.direct)), median(servers(m.warm))
+	dw, ww, diff := median(pick(m.direct, clientRun.wait)), median(pick(m.warm, clientRun.wait)), median(m.waitDiffs)
+	dlo, dhi := medianCI(m.waitDiffs)
+	server := func(r clientRun) time.Duration { return r.server }
+	sd, sw := median(pick(m.direct, server)), median(pick(m.warm, server))
 	fmt.Printf("| %s | %s | %s | %s | %.2f× | %.2f× (95%% CI %.2f–%.2f; %s) | %s / %s; %+.1f ms | %.3f× (95%% CI %.3f–%.3f) | %.1f / %.1f ms (%.2f×) | %d / %d | %s |\n", name, d.Round(time.Millisecond), c.Round(time.Millisecond),
 		w.Round(time.Millisecond), c.Seconds()/d.Seconds(), warm, lo, hi, strings.Join(each, " / "),
-		dw.Round(time.Millisecond), ww.Round(time.Millisecond), float64(diff)/float64(time.Millisecond),
-		1+diff.Seconds()/d.Seconds(), 1+dlo/d.Seconds(), 1+dhi/d.Seconds(), ms(sd), ms(sw), sw.Seconds()/sd.Seconds(), medianInt(m.coldUpstream), medianInt(m.warmUpstream), verdict)
+		dw.Round(time.Millisecond), ww.Round(time.Millisecond), ms(diff),
+		1+diff.Seconds()/d.Seconds(), 1+dlo.Seconds()/d.Seconds(), 1+dhi.Seconds()/d.Seconds(), ms(sd), ms(sw), sw.Seconds()/sd.Seconds(), median(m.coldUpstream), median(m.warmUpstream), verdict)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond)) }
 
-func servers(rs []clientRun) []time.Duration {
+// pick is f of each run.
+func pick(rs []clientRun, f func(clientRun) time.Duration) []time.Duration {
 	out := make([]time.Duration, len(rs))
 	for i, r := range rs {
-		out[i] = r.server
+		out[i] = f(r)
 	}
 	return out
 }
 
 func walls(rs []clientRun) []time.Duration {
-	out := make([]time.Duration, len(rs))
-	for i, r := range rs {
-		out[i] = r.wall
-	}
-	return out
-}
-
-func waits(rs []clientRun) []time.Duration {
-	out := make([]time.Duration, len(rs))
-	for i, r := range rs {
-		out[i] = r.wait()
-	}
-	return out
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func medianInt(xs []int) int {
-	s := append([]int(nil), xs...)
-	sort.Ints(s)
-	return s[len(s)/2]
+	return pick(rs, func(r clientRun) time.Duration { return r.wall })
 }
 
 // venvPip makes a virtual environment in work and returns its pip.

@@ -1,13 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 )
 
-// medianOf is the median of xs (the upper one of an even count, as the
-// table's medians).
-func medianOf(xs []float64) float64 {
+// median is the median of xs (the upper one of an even count).
+func median[T cmp.Ordered](xs []T) T {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
@@ -17,16 +17,16 @@ func medianOf(xs []float64) float64 {
 // of xs: the median of 4,000 resamples of xs with replacement, their 2.5th
 // and 97.5th percentiles. The seed is fixed so the same runs always print
 // the same interval.
-func medianCI(xs []float64) (lo, hi float64) {
+func medianCI[T cmp.Ordered](xs []T) (lo, hi T) {
 	const resamples = 4000
 	rng := rand.New(rand.NewPCG(13, 13))
-	meds := make([]float64, resamples)
-	s := make([]float64, len(xs))
+	meds := make([]T, resamples)
+	s := make([]T, len(xs))
 	for i := range meds {
 		for j := range s {
 			s[j] = xs[rng.IntN(len(xs))]
 		}
-		meds[i] = medianOf(s)
+		meds[i] = median(s)
 	}
 	slices.Sort(meds)
 	return meds[resamples*25/1000], meds[resamples*975/1000-1]
